@@ -1,0 +1,68 @@
+using Microsoft.Extensions.Configuration;
+
+namespace OrleansSessions.Api.Configuration;
+
+/// <summary>One listener (configuration <c>serve:public</c> or <c>serve:admin</c>, Kratos's <c>serve.*</c>).</summary>
+public sealed class ListenerOptions
+{
+    public string Host { get; set; } = "127.0.0.1";
+
+    public int Port { get; set; }
+
+    /// <summary>The URL clients reach this listener at; defaults to http://host:port/.</summary>
+    [ConfigurationKeyName("base_url")]
+    public string? BaseUrl { get; set; }
+
+    public string EffectiveBaseUrl => (BaseUrl ?? $"http://{Host}:{Port}/").TrimEnd('/') + "/";
+}
+
+/// <summary>Configuration section <c>serve</c>.</summary>
+public sealed class ServeOptions
+{
+    public const string Section = "serve";
+
+    public ListenerOptions Public { get; set; } = new() { Port = 4433 };
+
+    public ListenerOptions Admin { get; set; } = new() { Port = 4434 };
+}
+
+/// <summary>Configuration section <c>session</c> (Kratos's <c>session.*</c> keys).</summary>
+public sealed class SessionSettings
+{
+    public const string Section = "session";
+
+    /// <summary><c>session.lifespan</c>: how long a new session lives (default 24h).</summary>
+    [ConfigurationKeyName("lifespan")]
+    public string LifespanText { get; set; } = "24h";
+
+    public SessionCookieOptions Cookie { get; set; } = new();
+
+    /// <summary>Parsed <see cref="LifespanText"/>, set once at start-up.</summary>
+    public TimeSpan ParsedLifespan => _lifespan;
+
+    private TimeSpan _lifespan;
+
+    internal void Resolve() => _lifespan = GoDuration.Parse(LifespanText, "session:lifespan");
+}
+
+/// <summary><c>session.cookie.*</c>.</summary>
+public sealed class SessionCookieOptions
+{
+    public string Name { get; set; } = "ory_kratos_session";
+
+    public string? Domain { get; set; }
+
+    public string Path { get; set; } = "/";
+
+    [ConfigurationKeyName("same_site")]
+    public string SameSite { get; set; } = "Lax";
+
+    /// <summary>Unset: secure unless in dev mode.</summary>
+    public bool? Secure { get; set; }
+
+    /// <summary>When true (default) the cookie carries Max-Age until the session expires.</summary>
+    public bool Persistent { get; set; } = true;
+}
+
+/// <summary>Whether the node runs in development mode (configuration key <c>dev</c>, Kratos's <c>--dev</c>).</summary>
+public sealed record DevMode(bool Enabled);

@@ -1,0 +1,85 @@
+using System.Text.Json;
+using Microsoft.AspNetCore.WebUtilities;
+
+namespace OrleansSessions.Api.Errors;
+
+/// <summary>
+/// An error in Kratos's envelope (herodot's <c>DefaultError</c>): <c>{"error":{id?, code, status,
+/// request?, reason?, details?, message}}</c>, with the <c>Ory-Error-Id</c> header. Ids are stable
+/// values clients switch on.
+/// </summary>
+public sealed record OryError(int Code, string Message)
+{
+    public string? Id { get; init; }
+    public string? Reason { get; init; }
+
+    public OryError WithReason(string reason) => this with { Reason = reason };
+
+    public static OryError BadRequest(string reason) =>
+        new(StatusCodes.Status400BadRequest, "The request was malformed or contained invalid parameters") { Reason = reason };
+
+    public static readonly OryError NotFound = new(StatusCodes.Status404NotFound, "The requested resource could not be found");
+
+    public static readonly OryError Conflict = new(StatusCodes.Status409Conflict, "The resource could not be created due to a conflict");
+
+    public static readonly OryError Internal =
+        new(StatusCodes.Status500InternalServerError, "An internal server error occurred, please contact the system administrator");
+
+    /// <summary>whoami without a valid credential: Kratos sends no id here.</summary>
+    public static readonly OryError NoSessionCredentials =
+        new(StatusCodes.Status401Unauthorized, "The request could not be authorized") { Reason = "No valid session credentials found in the request." };
+
+    public static readonly OryError IdentityDisabled =
+        new(StatusCodes.Status400BadRequest, "identity is disabled") { Id = "identity_disabled", Reason = "This account was disabled." };
+
+    /// <summary>A generic error for a bare status code (unknown route, wrong method, body too large …).</summary>
+    public static OryError ForStatus(int code) => code switch
+    {
+        StatusCodes.Status404NotFound => NotFound,
+        StatusCodes.Status400BadRequest => BadRequest("The request could not be read."),
+        _ => new OryError(code, ReasonPhrases.GetReasonPhrase(code) is { Length: > 0 } phrase ? phrase : "Error"),
+    };
+
+    public async Task WriteAsync(HttpContext context)
+    {
+        var response = context.Response;
+        response.StatusCode = Code;
+        response.Headers.ContentType = "application/json";
+        response.Headers["Ory-Error-Id"] = Id ?? "";
+        if (HttpMethods.IsHead(context.Request.Method))
+            return;
+        await using var w = new Utf8JsonWriter(response.BodyWriter);
+        w.WriteStartObject();
+        w.WriteStartObject("error");
+        if (Id is not null) w.WriteString("id", Id);
+        w.WriteNumber("code", Code);
+        w.WriteString("status", ReasonPhrases.GetReasonPhrase(Code));
+        if (RequestId(context) is { } request) w.WriteString("request", request);
+        if (Reason is not null) w.WriteString("reason", Reason);
+        w.WriteString("message", Message);
+        w.WriteEndObject();
+        w.WriteEndObject();
+    }
+
+    /// <summary>Kratos echoes <c>X-Request-ID</c> as <c>request</c>; we keep it short.</summary>
+    private static string? RequestId(HttpContext context)
+    {
+        var value = context.Request.Headers["X-Request-ID"];
+        if (value.Count == 0 || string.IsNullOrEmpty(value[0]))
+            return null;
+        var id = value[0]!;
+        return id.Length <= 128 ? id : id[..128];
+    }
+}
+
+/// <summary>An <see cref="OryError"/> as a minimal-API result.</summary>
+public sealed class OryErrorResult(OryError error) : IResult, IStatusCodeHttpResult
+{
+    public OryError Error => error;
+
+    public int? StatusCode => error.Code;
+
+    public Task ExecuteAsync(HttpContext httpContext) => error.WriteAsync(httpContext);
+
+    public static implicit operator OryErrorResult(OryError error) => new(error);
+}

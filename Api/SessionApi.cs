@@ -1,0 +1,75 @@
+using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.AspNetCore.Routing.Matching;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
+using OrleansSessions.Api.Configuration;
+using OrleansSessions.Api.Errors;
+using OrleansSessions.Api.Identities;
+using OrleansSessions.Api.Sessions;
+using OrleansSessions.Api.Surfaces;
+using OrleansSessions.Json;
+
+namespace OrleansSessions.Api;
+
+/// <summary>The HTTP surfaces of the service: what they need, and what they map.</summary>
+public static class SessionApi
+{
+    /// <summary>Registers options and the services the endpoints use.</summary>
+    public static IServiceCollection AddSessionApi(this IServiceCollection services, IConfiguration configuration, bool dev)
+    {
+        services.AddOptions<ServeOptions>().Bind(configuration.GetSection(ServeOptions.Section));
+        services.AddOptions<SessionSettings>().Bind(configuration.GetSection(SessionSettings.Section))
+            .PostConfigure(o => o.Resolve()).ValidateOnStart();
+        services.AddOptions<JsonRenderingOptions>().Configure<IOptions<ServeOptions>>((o, serve) =>
+            o.PublicBaseUrl = serve.Value.Public.EffectiveBaseUrl);
+        services.AddSingleton(new DevMode(dev));
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddSingleton<SessionCookie>();
+        services.AddSingleton<SessionCredentials>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<MatcherPolicy, SurfaceMatcherPolicy>());
+        services.AddProblemDetails();
+        return services;
+    }
+
+    /// <summary>The middleware and routes of both listeners.</summary>
+    public static WebApplication MapSessionApi(this WebApplication app)
+    {
+        app.UseExceptionHandler(new ExceptionHandlerOptions { ExceptionHandler = WriteUnhandledAsync, SuppressDiagnosticsCallback = _ => true });
+        app.UseStatusCodePages(context => OryError.ForStatus(context.HttpContext.Response.StatusCode).WriteAsync(context.HttpContext));
+        app.Use(AddAdminPrefix);
+        app.UseRouting();
+
+        app.MapGet("/health/alive", () => TypedResults.Ok(new { status = "ok" }));
+        app.MapGet("/health/ready", () => TypedResults.Ok(new { status = "ok" }));
+
+        app.MapWhoamiApi().OnSurface(ApiSurface.Public);
+
+        var admin = app.MapGroup("/admin").OnSurface(ApiSurface.Admin);
+        admin.MapIdentitiesAdminApi();
+        admin.MapSessionIssuanceApi();
+        admin.MapAdminSessionsApi();
+        return app;
+    }
+
+    /// <summary>As Kratos, the admin listener also answers its routes without the <c>/admin</c> prefix.</summary>
+    private static Task AddAdminPrefix(HttpContext context, RequestDelegate next)
+    {
+        var path = context.Request.Path;
+        if (ApiSurfaces.Of(context) == ApiSurface.Admin && !path.StartsWithSegments("/admin") && !path.StartsWithSegments("/health"))
+            context.Request.Path = new PathString("/admin").Add(path);
+        return next(context);
+    }
+
+    /// <summary>Client mistakes Kestrel or the framework caught become their 4xx; anything else a 500 without details.</summary>
+    private static Task WriteUnhandledAsync(HttpContext context)
+    {
+        var exception = context.Features.Get<IExceptionHandlerFeature>()?.Error;
+        if (exception is BadHttpRequestException bad)
+            return OryError.ForStatus(bad.StatusCode).WriteAsync(context);
+        context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("OrleansSessions.Api")
+            .LogError(exception, "Unhandled error serving {Method} {Route}", context.Request.Method,
+                context.GetEndpoint()?.DisplayName ?? "(no route)");
+        return OryError.Internal.WriteAsync(context);
+    }
+}

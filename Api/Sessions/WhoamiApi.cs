@@ -1,0 +1,53 @@
+using OrleansSessions.Api.Errors;
+
+namespace OrleansSessions.Api.Sessions;
+
+/// <summary>
+/// <c>/sessions/whoami</c>, on every HTTP method as Kratos (Oathkeeper forwards the original one).
+/// The hot path: read the credential, one call to the session grain, write the bytes it rendered.
+/// </summary>
+public static class WhoamiApi
+{
+    public const string NoStore = "private, no-cache, no-store, must-revalidate";
+    public const string IdentityIdHeader = "X-Kratos-Authenticated-Identity-Id";
+
+    public static IEndpointConventionBuilder MapWhoamiApi(this IEndpointRouteBuilder routes)
+    {
+        var credentials = routes.ServiceProvider.GetRequiredService<SessionCredentials>();
+        var cookie = routes.ServiceProvider.GetRequiredService<SessionCookie>();
+        var grains = routes.ServiceProvider.GetRequiredService<IGrainFactory>();
+        var clock = routes.ServiceProvider.GetRequiredService<TimeProvider>();
+        return routes.Map("/sessions/whoami", context => WhoamiAsync(context, credentials, cookie, grains, clock))
+            .WithName("toSession");
+    }
+
+    private static async Task WhoamiAsync(HttpContext context, SessionCredentials credentials, SessionCookie cookie,
+        IGrainFactory grains, TimeProvider clock)
+    {
+        var response = context.Response;
+        response.Headers.CacheControl = NoStore;
+        if (!credentials.TryRead(context.Request, out var credential))
+        {
+            await OryError.NoSessionCredentials.WriteAsync(context);
+            return;
+        }
+        var answer = await grains.GetGrain<ISessionGrain>(credential.LookupKey).WhoamiAsync(credential.Carrier);
+        if (answer.Outcome != WhoamiOutcome.Active || answer.Body is not { } body)
+        {
+            await OryError.NoSessionCredentials.WriteAsync(context);
+            return;
+        }
+
+        // The session outlives the cookie (it was extended): hand the browser a cookie that lasts as long.
+        if (credential.Carrier == SessionChannel.Browser
+            && credential.CookieExpiresAt.ToUnixTimeSeconds() < answer.ExpiresAt.ToUnixTimeSeconds())
+            cookie.Append(response, cookie.Seal(credential.Token, answer.ExpiresAt), answer.ExpiresAt, clock.GetUtcNow());
+
+        response.StatusCode = StatusCodes.Status200OK;
+        response.Headers.ContentType = "application/json; charset=utf-8";
+        response.Headers[IdentityIdHeader] = answer.IdentityId;
+        response.ContentLength = body.Length;
+        if (!HttpMethods.IsHead(context.Request.Method))
+            await response.Body.WriteAsync(body);
+    }
+}

@@ -1,0 +1,3 @@
+global using OrleansSessions.Identities;
+global using OrleansSessions.Sessions;
+global using Orleans.Concurrency;

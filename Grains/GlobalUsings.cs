@@ -1,0 +1,3 @@
+global using Orleans.Concurrency;
+global using OrleansSessions.Identities;
+global using OrleansSessions.Sessions;

@@ -1,0 +1,10 @@
+using OrleansSessions.Storage;
+
+namespace OrleansSessions.Sessions;
+
+/// <summary>Answers queries over stored sessions from the silo that receives them.</summary>
+[StatelessWorker]
+public sealed class SessionCatalogGrain(ISessionStore store) : Grain, ISessionCatalogGrain
+{
+    public Task<string?> FindLookupKeyAsync(Guid sessionId) => store.FindLookupKeyAsync(sessionId);
+}

@@ -1,0 +1,36 @@
+using System.Collections.Immutable;
+using System.Text.Json;
+
+namespace OrleansSessions.Storage;
+
+/// <summary>The JSON columns of the sessions table: authentication methods and devices.</summary>
+internal static class StoredJson
+{
+    private static readonly JsonSerializerOptions Options = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
+
+    private sealed record StoredMethod(string Method, string Aal, long CompletedAt);
+
+    private sealed record StoredDevice(Guid Id, string? IpAddress, string? UserAgent, string? Location);
+
+    public static string WriteMethods(ImmutableArray<AuthenticationMethod> methods) =>
+        JsonSerializer.Serialize(methods.Select(m => new StoredMethod(m.Method, m.Aal, UnixMicros.From(m.CompletedAt))), Options);
+
+    public static ImmutableArray<AuthenticationMethod> ReadMethods(string json) =>
+        [.. JsonSerializer.Deserialize<StoredMethod[]>(json, Options)!.Select(m =>
+            new AuthenticationMethod { Method = m.Method, Aal = m.Aal, CompletedAt = UnixMicros.To(m.CompletedAt) })];
+
+    public static string WriteDevices(ImmutableArray<SessionDevice> devices) =>
+        JsonSerializer.Serialize(devices.Select(d => new StoredDevice(d.Id, d.IpAddress, d.UserAgent, d.Location)), Options);
+
+    public static ImmutableArray<SessionDevice> ReadDevices(string json) =>
+        [.. JsonSerializer.Deserialize<StoredDevice[]>(json, Options)!.Select(d =>
+            new SessionDevice { Id = d.Id, IpAddress = d.IpAddress, UserAgent = d.UserAgent, Location = d.Location })];
+}
+
+/// <summary>Timestamps as stored: microseconds since the Unix epoch, UTC.</summary>
+internal static class UnixMicros
+{
+    public static long From(DateTimeOffset value) => (value.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks) / 10;
+
+    public static DateTimeOffset To(long micros) => new(DateTimeOffset.UnixEpoch.UtcTicks + micros * 10, TimeSpan.Zero);
+}

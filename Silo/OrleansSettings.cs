@@ -1,0 +1,25 @@
+using Microsoft.Extensions.Configuration;
+
+namespace OrleansSessions.Silo;
+
+/// <summary>Configuration section <c>orleans</c>: how this node joins its cluster.</summary>
+public sealed class OrleansSettings
+{
+    public const string Section = "orleans";
+
+    [ConfigurationKeyName("cluster_id")]
+    public string ClusterId { get; set; } = "orleans-sessions";
+
+    [ConfigurationKeyName("service_id")]
+    public string ServiceId { get; set; } = "orleans-sessions";
+
+    [ConfigurationKeyName("silo_port")]
+    public int SiloPort { get; set; } = 11111;
+
+    [ConfigurationKeyName("gateway_port")]
+    public int GatewayPort { get; set; } = 30000;
+
+    /// <summary>A session unused this long leaves memory; the store keeps it (Go duration, default 15m).</summary>
+    [ConfigurationKeyName("session_idle_eviction")]
+    public string SessionIdleEviction { get; set; } = "15m";
+}

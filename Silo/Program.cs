@@ -1,0 +1,18 @@
+using OrleansSessions.Silo;
+using OrleansSessions.Storage;
+
+// `migrate` applies pending schema migrations and exits; anything else runs the node.
+if (args.Length > 0 && args[0] == "migrate")
+{
+    var options = new ConfigurationBuilder().AddJsonFile("appsettings.json", optional: true)
+        .AddEnvironmentVariables().AddCommandLine(args[1..]).Build()
+        .GetSection(StoreOptions.Section).Get<StoreOptions>() ?? new StoreOptions();
+    var applied = await new SqliteStore(options.SqlitePath).MigrateAsync();
+    Console.WriteLine(applied.Count == 0
+        ? $"Schema of {Path.GetFullPath(options.SqlitePath)} is up to date."
+        : $"Applied migrations {string.Join(", ", applied)} to {Path.GetFullPath(options.SqlitePath)}.");
+    return;
+}
+
+var app = await SessionServiceHost.BuildAsync(SessionServiceHost.CreateBuilder(args));
+await app.RunAsync();

@@ -1,0 +1,108 @@
+using System.Net;
+using Microsoft.AspNetCore.DataProtection;
+using Microsoft.AspNetCore.DataProtection.KeyManagement;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Orleans.Configuration;
+using OrleansSessions.Api;
+using OrleansSessions.Api.Configuration;
+using OrleansSessions.Api.Surfaces;
+using OrleansSessions.Silo.KeyRing;
+using OrleansSessions.Sessions;
+using OrleansSessions.Storage;
+
+namespace OrleansSessions.Silo;
+
+/// <summary>
+/// What a node is made of: a silo holding the session grains, the public and admin listeners in
+/// the same process, and the durable store. Tests build the same host with their own settings.
+/// </summary>
+public static class SessionServiceHost
+{
+    public static WebApplicationBuilder CreateBuilder(string[] args)
+    {
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args });
+        var configuration = builder.Configuration;
+        var dev = configuration.GetValue("dev", false);
+        var serve = configuration.GetSection(ServeOptions.Section).Get<ServeOptions>() ?? new ServeOptions();
+        var store = configuration.GetSection(StoreOptions.Section).Get<StoreOptions>() ?? new StoreOptions();
+        // A relative data directory is under the content root (the Silo folder under `dotnet run`).
+        store.DataDirectory = Path.Combine(builder.Environment.ContentRootPath, store.DataDirectory);
+        var orleans = configuration.GetSection(OrleansSettings.Section).Get<OrleansSettings>() ?? new OrleansSettings();
+
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            kestrel.Limits.MaxRequestBodySize = 1024 * 1024;
+            Listen(kestrel, serve.Public, ApiSurface.Public);
+            Listen(kestrel, serve.Admin, ApiSurface.Admin);
+        });
+
+        builder.Services.AddSessionApi(configuration, dev);
+        AddStore(builder.Services, store);
+        builder.Services.AddDataProtection().SetApplicationName("OrleansSessions");
+        builder.Services.AddOptions<KeyManagementOptions>().Configure<IKeyRingStore>((o, keys) => o.XmlRepository = new KeyRingXmlRepository(keys));
+
+        var idleEviction = GoDuration.Parse(orleans.SessionIdleEviction, "orleans:session_idle_eviction");
+        builder.UseOrleans(silo =>
+        {
+            silo.UseLocalhostClustering(orleans.SiloPort, orleans.GatewayPort, serviceId: orleans.ServiceId, clusterId: orleans.ClusterId);
+            silo.Configure<GrainCollectionOptions>(o => o.ClassSpecificCollectionAge[typeof(SessionGrain).FullName!] = idleEviction);
+        });
+        return builder;
+    }
+
+    /// <summary>Builds the node: applies pending migrations when configured, and maps the API.</summary>
+    public static async Task<WebApplication> BuildAsync(WebApplicationBuilder builder)
+    {
+        var app = builder.Build();
+        var store = app.Services.GetRequiredService<IOptions<StoreOptions>>().Value;
+        if (store.MigrateOnStart)
+            await app.Services.GetRequiredService<ISchemaMigrator>().MigrateAsync();
+        app.MapSessionApi();
+        app.Lifetime.ApplicationStarted.Register(() => AnnounceReady(app, store));
+        return app;
+    }
+
+    /// <summary>The addresses actually bound, public first then admin (the order they were configured in).</summary>
+    public static (Uri Public, Uri Admin) BoundAddresses(WebApplication app)
+    {
+        var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.ToList();
+        return (new Uri(addresses[0]), new Uri(addresses[1]));
+    }
+
+    private static void AddStore(IServiceCollection services, StoreOptions options)
+    {
+        if (!string.Equals(options.Provider, "sqlite", StringComparison.OrdinalIgnoreCase))
+            throw new InvalidOperationException($"store:provider '{options.Provider}' is not supported; use 'sqlite'.");
+        services.AddSingleton(Options.Create(options));
+        services.AddSingleton(_ => new SqliteStore(options.SqlitePath));
+        services.AddSingleton<ISessionStore>(sp => sp.GetRequiredService<SqliteStore>());
+        services.AddSingleton<IIdentityStore>(sp => sp.GetRequiredService<SqliteStore>());
+        services.AddSingleton<IKeyRingStore>(sp => sp.GetRequiredService<SqliteStore>());
+        services.AddSingleton<ISchemaMigrator>(sp => sp.GetRequiredService<SqliteStore>());
+    }
+
+    private static void Listen(KestrelServerOptions kestrel, ListenerOptions listener, ApiSurface surface)
+    {
+        var address = listener.Host switch
+        {
+            "localhost" => IPAddress.Loopback,
+            "*" or "0.0.0.0" or "" => IPAddress.Any,
+            _ => IPAddress.Parse(listener.Host),
+        };
+        kestrel.Listen(address, listener.Port, options => options.Use(ApiSurfaces.Tag(surface)));
+    }
+
+    private static void AnnounceReady(WebApplication app, StoreOptions store)
+    {
+        var (publicUrl, adminUrl) = BoundAddresses(app);
+        var dev = app.Services.GetRequiredService<DevMode>();
+        var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("OrleansSessions");
+        if (dev.Enabled)
+            logger.LogWarning("DEV MODE: session cookies are sent without Secure. Never run dev mode in production.");
+        logger.LogInformation("OrleansSessions ready: public API {PublicUrl}, admin API {AdminUrl}, store {Provider} at {Path}",
+            publicUrl, adminUrl, store.Provider, Path.GetFullPath(store.SqlitePath));
+    }
+}
