@@ -21,7 +21,7 @@ public static class GoDuration
             return false;
         text = text.Trim();
         if (text.Contains(':'))
-            return TimeSpan.TryParse(text, CultureInfo.InvariantCulture, out value);
+            return TimeSpan.TryParse(text, CultureInfo.InvariantCulture, out value) && value >= TimeSpan.Zero;
         if (text == "0")
             return true;
 

@@ -42,7 +42,12 @@ public sealed class SessionSettings
 
     private TimeSpan _lifespan;
 
-    internal void Resolve() => _lifespan = GoDuration.Parse(LifespanText, "session:lifespan");
+    internal void Resolve()
+    {
+        _lifespan = GoDuration.Parse(LifespanText, "session:lifespan");
+        if (_lifespan <= TimeSpan.Zero)
+            throw new OptionsValidationException("session:lifespan", typeof(SessionSettings), ["session:lifespan must be positive."]);
+    }
 }
 
 /// <summary><c>session.cookie.*</c>.</summary>

@@ -69,7 +69,21 @@ public sealed class IdentityGrain(IIdentityStore store, TimeProvider clock) : Gr
         return new SessionIssueResult { Outcome = SessionIssueOutcome.Issued, Issued = new SessionView { Session = session, Identity = identity } };
     }
 
-    private Task EnsureLoadedAsync() => _loading ??= LoadAsync();
+    /// <summary>Reads the store once per activation; a failed read is retried by the next call.</summary>
+    private async Task EnsureLoadedAsync()
+    {
+        var loading = _loading ??= LoadAsync();
+        try
+        {
+            await loading;
+        }
+        catch
+        {
+            if (ReferenceEquals(_loading, loading))
+                _loading = null;
+            throw;
+        }
+    }
 
     private async Task LoadAsync() => _identity = await store.FindIdentityAsync(this.GetPrimaryKey());
 }

@@ -57,14 +57,29 @@ public sealed class SessionGrain(ISessionStore store, TimeProvider clock, IOptio
             return false;
         if (session.Revoked)
             return true;
-        var now = clock.GetUtcNow();
+        // Truncated as the store keeps it, so that the held copy equals the stored row.
+        var now = Rfc3339.Truncate(clock.GetUtcNow());
         if (!await store.RevokeSessionAsync(session.Id, now))
             return false;
         Hold(session with { Revoked = true, UpdatedAt = now }, _identity);
         return true;
     }
 
-    private Task EnsureLoadedAsync() => _loading ??= LoadAsync();
+    /// <summary>Reads the store once per activation; a failed read is retried by the next call.</summary>
+    private async Task EnsureLoadedAsync()
+    {
+        var loading = _loading ??= LoadAsync();
+        try
+        {
+            await loading;
+        }
+        catch
+        {
+            if (ReferenceEquals(_loading, loading))
+                _loading = null;
+            throw;
+        }
+    }
 
     private async Task LoadAsync()
     {

@@ -167,7 +167,7 @@ public sealed class SqliteStore : IIdentityStore, ISessionStore, IKeyRingStore, 
     public IReadOnlyList<string> ReadKeyRingElements()
     {
         using var connection = Open();
-        using var command = Command(connection, "SELECT xml FROM data_protection_keys ORDER BY created_at, friendly_name");
+        using var command = Command(connection, "SELECT xml FROM data_protection_keys ORDER BY rowid");
         using var reader = command.ExecuteReader();
         var elements = new List<string>();
         while (reader.Read())

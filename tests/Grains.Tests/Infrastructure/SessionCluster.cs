@@ -1,0 +1,182 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Time.Testing;
+using Orleans.Hosting;
+using Orleans.Runtime;
+using Orleans.Runtime.Placement;
+using Orleans.TestingHost;
+
+namespace OrleansSessions.Tests.Infrastructure;
+
+/// <summary>
+/// Two in-process silos over one real SQLite file, with our grains on a fake clock.
+/// </summary>
+/// <remarks>
+/// Time: the <see cref="FakeTimeProvider"/> is registered as the silo's unkeyed <see cref="TimeProvider"/>, which
+/// is what <c>SessionGrain</c> and <c>IdentityGrain</c> take in their constructors. Orleans 10.4.2 resolves the
+/// clocks of its own background loops (membership, messaging, directory, activation management, ...) as keyed
+/// services that fall back to that unkeyed provider; advancing a fake clock would then resume those loops inline
+/// and spin. <see cref="TimeProviderTestingExtensions.UseTimeProviderForBackgroundAreas"/> pins every keyed area
+/// except <c>TimeProviderNames.Grains</c> to <see cref="TimeProvider.System"/>, so Orleans' infrastructure stays on
+/// real time and only grain-facing time is fake. <see cref="StartAsync"/> checks that the grains really get the fake.
+/// </remarks>
+public sealed class SessionCluster : IAsyncDisposable
+{
+    /// <summary>Start of the fake clock; deliberately not on a microsecond boundary, as a real clock is not.</summary>
+    public static readonly DateTimeOffset Start = new DateTimeOffset(2031, 5, 6, 7, 8, 9, TimeSpan.Zero).AddTicks(1_234_567);
+
+    public const string PublicBaseUrl = "https://sessions.example.test/";
+
+    private readonly TempDirectory _folder;
+
+    private SessionCluster(TempDirectory folder, SqliteStore store, FakeTimeProvider clock, InProcessTestCluster cluster)
+    {
+        _folder = folder;
+        Store = store;
+        Clock = clock;
+        Cluster = cluster;
+    }
+
+    public SqliteStore Store { get; }
+
+    public FakeTimeProvider Clock { get; }
+
+    public InProcessTestCluster Cluster { get; }
+
+    /// <summary>The grain factory of the i-th silo, as the API co-hosted on that silo would use it.</summary>
+    public IGrainFactory Grains(int silo) => Grains(Cluster.Silos[silo]);
+
+    public static IGrainFactory Grains(InProcessSiloHandle silo) => silo.ServiceProvider.GetRequiredService<IGrainFactory>();
+
+    public static async Task<SessionCluster> StartAsync(Action<ISiloBuilder>? configureSilo = null)
+    {
+        var folder = new TempDirectory();
+        var store = new SqliteStore(folder.File("sessions.db"));
+        await store.MigrateAsync();
+        var clock = new FakeTimeProvider(Start);
+
+        var builder = new InProcessTestClusterBuilder(2);
+        builder.ConfigureSilo((_, silo) =>
+        {
+            var services = silo.Services;
+            services.AddSingleton<ISessionStore>(store);
+            services.AddSingleton<IIdentityStore>(store);
+            services.AddSingleton<IKeyRingStore>(store);
+            services.AddSingleton(clock);
+            services.Replace(ServiceDescriptor.Singleton<TimeProvider>(clock));
+            services.UseTimeProviderForBackgroundAreas(TimeProvider.System);
+            services.Configure<JsonRenderingOptions>(o => o.PublicBaseUrl = PublicBaseUrl);
+            configureSilo?.Invoke(silo);
+        });
+        var cluster = builder.Build();
+        try
+        {
+            await cluster.DeployAsync();
+            foreach (var silo in cluster.Silos)
+            {
+                if (!ReferenceEquals(silo.ServiceProvider.GetRequiredService<TimeProvider>(), clock))
+                    throw new InvalidOperationException($"Silo {silo.Name} does not resolve the fake clock as its TimeProvider.");
+            }
+        }
+        catch
+        {
+            await cluster.DisposeAsync();
+            folder.Dispose();
+            throw;
+        }
+        return new SessionCluster(folder, store, clock, cluster);
+    }
+
+    /// <summary>Creates an identity through <paramref name="grains"/>; fails the test unless it is created.</summary>
+    public static async Task<IdentityRecord> CreateIdentityAsync(IGrainFactory grains, string state = IdentityRecord.StateActive)
+    {
+        var id = Guid.NewGuid();
+        var result = await grains.GetGrain<IIdentityGrain>(id).CreateAsync(new IdentityDraft
+        {
+            SchemaId = "default",
+            State = state,
+            Traits = $$"""{"email":"{{id:N}}@example.test"}""",
+            MetadataPublic = """{"plan":"free"}""",
+            MetadataAdmin = """{"secret_note":"admins only"}""",
+        });
+        Assert.Equal(IdentityCreateOutcome.Created, result.Outcome);
+        return result.Identity!;
+    }
+
+    /// <summary>Issues a session for <paramref name="identityId"/> under a fresh token.</summary>
+    public static async Task<IssuedSession> IssueAsync(IGrainFactory grains, Guid identityId, SessionChannel channel,
+        TimeSpan? lifespan = null)
+    {
+        var token = SessionToken.New();
+        var lookupKey = SessionToken.LookupKey(token);
+        var result = await grains.GetGrain<IIdentityGrain>(identityId).IssueSessionAsync(new SessionIssueCommand
+        {
+            LookupKey = lookupKey,
+            Channel = channel,
+            Lifespan = lifespan ?? TimeSpan.FromHours(24),
+            Methods = [new RequestedMethod { Method = "password", Aal = AuthenticatorAssurance.Aal1 }],
+            IpAddress = "203.0.113.7",
+            UserAgent = "Grains.Tests/1.0",
+        });
+        return new IssuedSession(token, lookupKey, result);
+    }
+
+    /// <summary>Issues a session whose grains (identity and session) are placed on <paramref name="silo"/>.</summary>
+    public static async Task<IssuedSession> IssueOnSiloAsync(InProcessSiloHandle silo, Guid identityId, SessionChannel channel)
+    {
+        // The hint travels in the request context, so it places the identity grain and, through the call the
+        // identity grain makes, the session grain too.
+        RequestContext.Set(IPlacementDirector.PlacementHintKey, silo.SiloAddress);
+        try
+        {
+            return await IssueAsync(Grains(silo), identityId, channel);
+        }
+        finally
+        {
+            RequestContext.Remove(IPlacementDirector.PlacementHintKey);
+        }
+    }
+
+    /// <summary>The silo that holds the activation of the session grain for <paramref name="lookupKey"/>, if any.</summary>
+    public SiloAddress? HostOf(IGrainFactory grains, string lookupKey) =>
+        Cluster.TryGetGrainContext(grains.GetGrain<ISessionGrain>(lookupKey).GetGrainId(), out var context)
+            ? context.Address.SiloAddress
+            : null;
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            await Cluster.StopAllSilosAsync();
+        }
+        finally
+        {
+            await Cluster.DisposeAsync();
+            _folder.Dispose();
+        }
+    }
+}
+
+/// <summary>A session issued by a test: the secret the client holds, its lookup key, and the issuer's answer.</summary>
+public sealed record IssuedSession(string Token, string LookupKey, SessionIssueResult Result)
+{
+    public SessionRecord Session => Result.Issued?.Session ?? throw new InvalidOperationException($"Not issued: {Result.Outcome}");
+
+    public IdentityRecord Identity => Result.Issued?.Identity ?? throw new InvalidOperationException($"Not issued: {Result.Outcome}");
+}
+
+/// <summary>One cluster shared by the tests of a class (an xunit class fixture).</summary>
+public sealed class SessionClusterFixture : IAsyncLifetime
+{
+    private SessionCluster? _cluster;
+
+    public SessionCluster Cluster => _cluster ?? throw new InvalidOperationException("The cluster has not started.");
+
+    public async Task InitializeAsync() => _cluster = await SessionCluster.StartAsync();
+
+    public async Task DisposeAsync()
+    {
+        if (_cluster is not null)
+            await _cluster.DisposeAsync();
+    }
+}
