@@ -4,9 +4,8 @@ using OrleansSessions.Storage;
 namespace OrleansSessions.Identities;
 
 /// <summary>Holds one identity in memory and issues its sessions.</summary>
-public sealed class IdentityGrain(IIdentityStore store, TimeProvider clock) : Grain, IIdentityGrain
+public sealed class IdentityGrain(IIdentityStore store, TimeProvider clock) : StoreBackedGrain, IIdentityGrain
 {
-    private Task? _loading;
     private IdentityRecord? _identity;
 
     public async Task<IdentityCreateResult> CreateAsync(IdentityDraft draft)
@@ -69,21 +68,5 @@ public sealed class IdentityGrain(IIdentityStore store, TimeProvider clock) : Gr
         return new SessionIssueResult { Outcome = SessionIssueOutcome.Issued, Issued = new SessionView { Session = session, Identity = identity } };
     }
 
-    /// <summary>Reads the store once per activation; a failed read is retried by the next call.</summary>
-    private async Task EnsureLoadedAsync()
-    {
-        var loading = _loading ??= LoadAsync();
-        try
-        {
-            await loading;
-        }
-        catch
-        {
-            if (ReferenceEquals(_loading, loading))
-                _loading = null;
-            throw;
-        }
-    }
-
-    private async Task LoadAsync() => _identity = await store.FindIdentityAsync(this.GetPrimaryKey());
+    protected override async Task LoadAsync() => _identity = await store.FindIdentityAsync(this.GetPrimaryKey());
 }

@@ -10,9 +10,8 @@ namespace OrleansSessions.Sessions;
 /// acknowledged. The whoami JSON is rendered when the session (or its identity) changes.
 /// </summary>
 public sealed class SessionGrain(ISessionStore store, TimeProvider clock, IOptions<JsonRenderingOptions> rendering)
-    : Grain, ISessionGrain
+    : StoreBackedGrain, ISessionGrain
 {
-    private Task? _loading;
     private SessionRecord? _session;
     private IdentityRecord? _identity;
     private WhoamiAnswer _active = WhoamiAnswer.Unauthorized;
@@ -40,7 +39,7 @@ public sealed class SessionGrain(ISessionStore store, TimeProvider clock, IOptio
     public async Task StartAsync(SessionRecord session, IdentityRecord identity)
     {
         await store.InsertSessionAsync(session);
-        _loading = Task.CompletedTask;
+        MarkLoaded();
         Hold(session, identity);
     }
 
@@ -65,23 +64,7 @@ public sealed class SessionGrain(ISessionStore store, TimeProvider clock, IOptio
         return true;
     }
 
-    /// <summary>Reads the store once per activation; a failed read is retried by the next call.</summary>
-    private async Task EnsureLoadedAsync()
-    {
-        var loading = _loading ??= LoadAsync();
-        try
-        {
-            await loading;
-        }
-        catch
-        {
-            if (ReferenceEquals(_loading, loading))
-                _loading = null;
-            throw;
-        }
-    }
-
-    private async Task LoadAsync()
+    protected override async Task LoadAsync()
     {
         var session = await store.FindSessionByLookupKeyAsync(this.GetPrimaryKeyString());
         if (session is null)

@@ -1,0 +1,32 @@
+namespace OrleansSessions;
+
+/// <summary>
+/// A grain whose state is read from the store on first use after activation (not in
+/// <c>OnActivateAsync</c>, so a grain that is about to be created costs no read).
+/// </summary>
+public abstract class StoreBackedGrain : Grain
+{
+    private Task? _loading;
+
+    /// <summary>Reads this grain's state from the store.</summary>
+    protected abstract Task LoadAsync();
+
+    /// <summary>The state is already in memory (it was just created); no read is needed.</summary>
+    protected void MarkLoaded() => _loading = Task.CompletedTask;
+
+    /// <summary>Reads the store once per activation; a failed read is retried by the next call.</summary>
+    protected async Task EnsureLoadedAsync()
+    {
+        var loading = _loading ??= LoadAsync();
+        try
+        {
+            await loading;
+        }
+        catch
+        {
+            if (ReferenceEquals(_loading, loading))
+                _loading = null;
+            throw;
+        }
+    }
+}
