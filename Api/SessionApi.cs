@@ -56,8 +56,13 @@ public static class SessionApi
     private static Task AddAdminPrefix(HttpContext context, RequestDelegate next)
     {
         var path = context.Request.Path;
-        if (ApiSurfaces.Of(context) == ApiSurface.Admin && !path.StartsWithSegments("/admin") && !path.StartsWithSegments("/health"))
+        var surface = ApiSurfaces.Of(context);
+        if (surface == ApiSurface.Admin && !path.StartsWithSegments("/admin") && !path.StartsWithSegments("/health"))
             context.Request.Path = new PathString("/admin").Add(path);
+        // Nothing exists under /admin on the public listener. Routing alone would answer 405 to an admin
+        // path with another method (its 405 endpoint carries no surface), telling which admin routes exist.
+        else if (surface == ApiSurface.Public && path.StartsWithSegments("/admin"))
+            return OryError.NotFound.WriteAsync(context);
         return next(context);
     }
 

@@ -102,7 +102,8 @@ public static class SessionServiceHost
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("OrleansSessions");
         if (dev.Enabled)
             logger.LogWarning("DEV MODE: session cookies are sent without Secure. Never run dev mode in production.");
-        logger.LogInformation("OrleansSessions ready: public API {PublicUrl}, admin API {AdminUrl}, store {Provider} at {Path}",
-            publicUrl, adminUrl, store.Provider, Path.GetFullPath(store.SqlitePath));
+        // Written to stdout whatever the log levels: scripts and the compatibility tests wait for this line.
+        Console.Out.WriteLine($"OrleansSessions ready: public API {publicUrl}, admin API {adminUrl}, store {store.Provider} at {Path.GetFullPath(store.SqlitePath)}");
+        Console.Out.Flush();
     }
 }

@@ -39,7 +39,16 @@ public static class JsonBody
             error = OryError.BadRequest($"{name} must be a string.");
             return false;
         }
-        value = member.GetString()!;
+        try
+        {
+            value = member.GetString()!;
+        }
+        catch (InvalidOperationException)
+        {
+            // An escaped lone surrogate ("\ud800") is valid JSON but no string: GetString throws.
+            error = OryError.BadRequest($"{name} must be valid Unicode text.");
+            return false;
+        }
         if (value.Length > maxLength)
         {
             error = OryError.BadRequest($"{name} must be at most {maxLength} characters long.");

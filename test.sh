@@ -1,0 +1,166 @@
+#!/usr/bin/env bash
+# Runs every test of the repository: the .NET test projects of OrleansSessions.sln, then the Node
+# compatibility suite (tests/compat, the real @ory/kratos-client against a node this script built).
+# Needs the .NET 10 SDK and Node 20 with npm. The last line it prints is always
+#   N passed, N failed
+# summing both; it exits non-zero if a test failed or a stage (restore, build, test run, npm ci)
+# could not run — a stage that could not run counts as one failure, so it never reads "0 failed".
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+cd "$ROOT"
+
+export DOTNET_NOLOGO=1 DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+export NPM_CONFIG_FUND=false NPM_CONFIG_AUDIT=false NPM_CONFIG_UPDATE_NOTIFIER=false
+
+SOLUTION=OrleansSessions.sln
+COMPAT_DIR=tests/compat
+RESULTS="$(mktemp -d "${TMPDIR:-/tmp}/orleans-sessions-test.XXXXXX")"
+trap 'rm -rf "$RESULTS"' EXIT
+
+passed=0
+failed=0
+problems=()
+declare -A stage_line=()
+
+# A stage that could not run: one failure, and a line in the recap.
+stage_failed() {
+  echo "test.sh: FAILED STAGE: $1" >&2
+  problems+=("$1")
+  failed=$((failed + 1))
+}
+
+finish() {
+  echo
+  echo "==== summary ===="
+  for stage in dotnet node; do
+    [[ -n "${stage_line[$stage]:-}" ]] && echo "  ${stage}: ${stage_line[$stage]}"
+  done
+  for problem in "${problems[@]+"${problems[@]}"}"; do
+    echo "  stage failed: $problem"
+  done
+  echo "$passed passed, $failed failed"
+  if ((failed > 0)); then exit 1; fi
+  exit 0
+}
+
+section() { echo; echo "==== $* ===="; }
+
+# ---------------------------------------------------------------------------------------------
+section "dotnet restore"
+if ! dotnet restore "$SOLUTION"; then
+  stage_failed "dotnet restore $SOLUTION"
+  finish
+fi
+
+section "dotnet build"
+if ! dotnet build "$SOLUTION" --no-restore; then
+  # Without a build there is nothing trustworthy to test (the compat suite runs the built Silo).
+  stage_failed "dotnet build $SOLUTION"
+  finish
+fi
+
+# ---------------------------------------------------------------------------------------------
+section "dotnet test"
+dotnet_rc=0
+# Default TRX file names (one per test assembly; VSTest numbers clashing ones) in a fresh folder.
+dotnet test "$SOLUTION" --no-build --logger trx --results-directory "$RESULTS/dotnet" 2>&1 \
+  | tee "$RESULTS/dotnet-test.log" || dotnet_rc=$?
+
+# Counts from the TRX files; the console's per-assembly "Passed!/Failed!  - Failed: F, Passed: P"
+# lines are the fallback when they name more assemblies than there are TRX files.
+dotnet_counts="$(node - "$RESULTS/dotnet" "$RESULTS/dotnet-test.log" <<'JS'
+const fs = require('fs');
+const path = require('path');
+const [dir, log] = process.argv.slice(2);
+const trx = { sources: 0, passed: 0, failed: 0 };
+const files = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.trx')) : [];
+for (const file of files) {
+  const counters = /<Counters\b([^>]*)>/.exec(fs.readFileSync(path.join(dir, file), 'utf8'));
+  if (!counters) continue;
+  const n = (name) => Number((new RegExp(`\\b${name}="(\\d+)"`).exec(counters[1]) ?? [])[1] ?? 0);
+  trx.sources++;
+  trx.passed += n('passed');
+  trx.failed += n('failed') + n('error') + n('timeout') + n('aborted');
+}
+const consoleSummary = { sources: 0, passed: 0, failed: 0 };
+const text = fs.existsSync(log) ? fs.readFileSync(log, 'utf8') : '';
+for (const m of text.matchAll(/^\s*(?:Passed|Failed)!\s+-\s+Failed:\s+(\d+),\s+Passed:\s+(\d+),/gm)) {
+  consoleSummary.sources++;
+  consoleSummary.failed += Number(m[1]);
+  consoleSummary.passed += Number(m[2]);
+}
+const best = consoleSummary.sources > trx.sources ? consoleSummary : trx;
+console.log(`${best.passed} ${best.failed} ${best.sources}`);
+JS
+)" || dotnet_counts=""
+
+if [[ "$dotnet_counts" =~ ^([0-9]+)\ ([0-9]+)\ ([0-9]+)$ ]]; then
+  d_passed="${BASH_REMATCH[1]}" d_failed="${BASH_REMATCH[2]}" d_assemblies="${BASH_REMATCH[3]}"
+  passed=$((passed + d_passed))
+  failed=$((failed + d_failed))
+  stage_line[dotnet]="$d_passed passed, $d_failed failed ($d_assemblies test assemblies)"
+  if ((dotnet_rc != 0 && d_failed == 0)); then
+    stage_failed "dotnet test exited with $dotnet_rc without a failed test (a test host crashed or did not run)"
+  fi
+else
+  stage_failed "could not read the results of dotnet test (exit code $dotnet_rc)"
+fi
+
+# ---------------------------------------------------------------------------------------------
+section "Node compatibility tests ($COMPAT_DIR)"
+node_ready=1
+if [[ ! -f "$COMPAT_DIR/node_modules/.package-lock.json" \
+   || "$COMPAT_DIR/package-lock.json" -nt "$COMPAT_DIR/node_modules/.package-lock.json" ]]; then
+  echo "installing the packages of $COMPAT_DIR (npm ci)"
+  if ! (cd "$COMPAT_DIR" && npm ci --no-audit --no-fund); then
+    stage_failed "npm ci in $COMPAT_DIR"
+    node_ready=0
+  fi
+fi
+
+if ((node_ready)); then
+  node_rc=0
+  (
+    cd "$COMPAT_DIR"
+    shopt -s nullglob
+    suites=(*.test.mjs)
+    if ((${#suites[@]} == 0)); then echo "no *.test.mjs in $COMPAT_DIR" >&2; exit 2; fi
+    node --test \
+      --test-reporter=spec --test-reporter-destination=stdout \
+      --test-reporter=tap --test-reporter-destination="$RESULTS/node.tap" \
+      "${suites[@]}"
+  ) || node_rc=$?
+
+  # The closing "# pass N" / "# fail N" / "# cancelled N" lines of the TAP report.
+  node_counts="$(node - "$RESULTS/node.tap" <<'JS'
+const fs = require('fs');
+const file = process.argv[2];
+const tap = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
+const last = (name) => {
+  const all = [...tap.matchAll(new RegExp(`^# ${name} (\\d+)\\s*$`, 'gm'))];
+  return all.length ? Number(all[all.length - 1][1]) : null;
+};
+const pass = last('pass');
+const fail = last('fail');
+if (pass === null || fail === null) process.exit(1);
+console.log(`${pass} ${fail + (last('cancelled') ?? 0)}`);
+JS
+)" || node_counts=""
+
+  if [[ "$node_counts" =~ ^([0-9]+)\ ([0-9]+)$ ]]; then
+    n_passed="${BASH_REMATCH[1]}" n_failed="${BASH_REMATCH[2]}"
+    passed=$((passed + n_passed))
+    failed=$((failed + n_failed))
+    stage_line[node]="$n_passed passed, $n_failed failed"
+    if ((node_rc != 0 && n_failed == 0)); then
+      stage_failed "node --test exited with $node_rc without a failed test"
+    elif ((n_passed + n_failed == 0)); then
+      stage_failed "node --test ran no test"
+    fi
+  else
+    stage_failed "could not read the results of node --test (exit code $node_rc)"
+  fi
+fi
+
+finish
