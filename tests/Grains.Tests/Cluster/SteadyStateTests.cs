@@ -1,0 +1,129 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using OrleansSessions.Tests.Infrastructure;
+
+namespace OrleansSessions.Tests.Cluster;
+
+/// <summary>The hot path in steady state: no store access, and JSON rendered once per change, not per whoami.</summary>
+public sealed class SteadyStateTests : IAsyncLifetime
+{
+    private readonly CountingStore _counting = new();
+    private SessionCluster _cluster = null!;
+
+    public async Task InitializeAsync()
+    {
+        _cluster = await SessionCluster.StartAsync(silo =>
+        {
+            silo.Services.Replace(ServiceDescriptor.Singleton<ISessionStore>(_counting));
+            silo.Services.Replace(ServiceDescriptor.Singleton<IIdentityStore>(_counting));
+        });
+        _counting.Inner = _cluster.Store;
+    }
+
+    public async Task DisposeAsync() => await _cluster.DisposeAsync();
+
+    [Fact]
+    public async Task Whoami_in_steady_state_reads_nothing_from_the_store_and_reuses_the_rendered_json()
+    {
+        var identity = await SessionCluster.CreateIdentityAsync(_cluster.Grains(0));
+        var issued = await SessionCluster.IssueAsync(_cluster.Grains(0), identity.Id, SessionChannel.Api);
+        var host = _cluster.HostOf(_cluster.Grains(0), issued.LookupKey)!;
+        var local = SessionCluster.Grains(_cluster.Cluster.Silos.Single(s => s.SiloAddress.Equals(host)));
+        var remote = SessionCluster.Grains(_cluster.Cluster.Silos.Single(s => !s.SiloAddress.Equals(host)));
+        var readsBefore = _counting.Reads;
+
+        var first = await local.GetGrain<ISessionGrain>(issued.LookupKey).WhoamiAsync(SessionChannel.Api);
+        for (var i = 0; i < 200; i++)
+        {
+            var again = await local.GetGrain<ISessionGrain>(issued.LookupKey).WhoamiAsync(SessionChannel.Api);
+            Assert.Same(first.Body, again.Body);
+            Assert.Equal(WhoamiOutcome.Active, (await remote.GetGrain<ISessionGrain>(issued.LookupKey).WhoamiAsync(SessionChannel.Api)).Outcome);
+        }
+
+        Assert.Equal(WhoamiOutcome.Active, first.Outcome);
+        Assert.Equal(readsBefore, _counting.Reads);
+    }
+
+    [Fact]
+    public async Task An_evicted_session_is_read_from_the_store_once_on_its_next_lookup()
+    {
+        var identity = await SessionCluster.CreateIdentityAsync(_cluster.Grains(0));
+        var issued = await SessionCluster.IssueAsync(_cluster.Grains(0), identity.Id, SessionChannel.Api);
+        var grain = _cluster.Grains(1).GetGrain<ISessionGrain>(issued.LookupKey);
+        var before = await grain.WhoamiAsync(SessionChannel.Api);
+
+        await _cluster.Cluster.DeactivateAsync(grain);
+        var sessionReadsBefore = _counting.SessionReads;
+        var after = await grain.WhoamiAsync(SessionChannel.Api);
+        for (var i = 0; i < 50; i++)
+            await grain.WhoamiAsync(SessionChannel.Api);
+
+        Assert.Equal(1, _counting.SessionReads - sessionReadsBefore);
+        Assert.Equal(before.Body, after.Body);
+    }
+
+    [Fact]
+    public async Task A_session_found_expired_gives_its_memory_back()
+    {
+        var identity = await SessionCluster.CreateIdentityAsync(_cluster.Grains(0));
+        var issued = await SessionCluster.IssueAsync(_cluster.Grains(0), identity.Id, SessionChannel.Api, TimeSpan.FromMinutes(5));
+        var grain = _cluster.Grains(0).GetGrain<ISessionGrain>(issued.LookupKey);
+        Assert.Equal(WhoamiOutcome.Active, (await grain.WhoamiAsync(SessionChannel.Api)).Outcome);
+
+        _cluster.Clock.Advance(TimeSpan.FromMinutes(6));
+        Assert.Equal(WhoamiOutcome.Unauthorized, (await grain.WhoamiAsync(SessionChannel.Api)).Outcome);
+
+        await _cluster.Cluster.WaitForDeactivationAsync(grain);
+        Assert.Null(_cluster.HostOf(_cluster.Grains(0), issued.LookupKey));
+    }
+
+    [Fact]
+    public async Task A_lookup_of_an_unknown_credential_leaves_no_activation_behind()
+    {
+        var lookupKey = SessionToken.LookupKey(SessionToken.New());
+        var grain = _cluster.Grains(1).GetGrain<ISessionGrain>(lookupKey);
+
+        Assert.Equal(WhoamiOutcome.Unauthorized, (await grain.WhoamiAsync(SessionChannel.Api)).Outcome);
+
+        await _cluster.Cluster.WaitForDeactivationAsync(grain);
+        Assert.Null(_cluster.HostOf(_cluster.Grains(1), lookupKey));
+    }
+
+    /// <summary>Counts the reads that reach the real store.</summary>
+    private sealed class CountingStore : ISessionStore, IIdentityStore
+    {
+        private int _sessionReads;
+        private int _identityReads;
+
+        public SqliteStore Inner { get; set; } = null!;
+
+        public int SessionReads => Volatile.Read(ref _sessionReads);
+
+        public int Reads => SessionReads + Volatile.Read(ref _identityReads);
+
+        public Task InsertSessionAsync(SessionRecord session, CancellationToken ct = default) => Inner.InsertSessionAsync(session, ct);
+
+        public Task<SessionRecord?> FindSessionByLookupKeyAsync(string lookupKey, CancellationToken ct = default)
+        {
+            Interlocked.Increment(ref _sessionReads);
+            return Inner.FindSessionByLookupKeyAsync(lookupKey, ct);
+        }
+
+        public Task<string?> FindLookupKeyAsync(Guid sessionId, CancellationToken ct = default)
+        {
+            Interlocked.Increment(ref _sessionReads);
+            return Inner.FindLookupKeyAsync(sessionId, ct);
+        }
+
+        public Task<bool> RevokeSessionAsync(Guid sessionId, DateTimeOffset at, CancellationToken ct = default) =>
+            Inner.RevokeSessionAsync(sessionId, at, ct);
+
+        public Task<bool> InsertIdentityAsync(IdentityRecord identity, CancellationToken ct = default) => Inner.InsertIdentityAsync(identity, ct);
+
+        public Task<IdentityRecord?> FindIdentityAsync(Guid id, CancellationToken ct = default)
+        {
+            Interlocked.Increment(ref _identityReads);
+            return Inner.FindIdentityAsync(id, ct);
+        }
+    }
+}
