@@ -37,6 +37,8 @@ public sealed class SessionSettings
 
     public SessionCookieOptions Cookie { get; set; } = new();
 
+    public WhoamiOptions Whoami { get; set; } = new();
+
     /// <summary>Parsed <see cref="LifespanText"/>, set once at start-up.</summary>
     public TimeSpan ParsedLifespan => _lifespan;
 
@@ -47,7 +49,20 @@ public sealed class SessionSettings
         _lifespan = GoDuration.Parse(LifespanText, "session:lifespan");
         if (_lifespan <= TimeSpan.Zero)
             throw new OptionsValidationException("session:lifespan", typeof(SessionSettings), ["session:lifespan must be positive."]);
+        if (Whoami.RequiredAal is not ("highest_available" or AuthenticatorAssurance.Aal1))
+            throw new OptionsValidationException("session:whoami:required_aal", typeof(SessionSettings),
+                ["session:whoami:required_aal must be highest_available or aal1."]);
     }
+}
+
+/// <summary><c>session.whoami.*</c>.</summary>
+public sealed class WhoamiOptions
+{
+    /// <summary><c>highest_available</c> (default): a session below what the identity's credentials allow answers 403; <c>aal1</c>: any session.</summary>
+    [ConfigurationKeyName("required_aal")]
+    public string RequiredAal { get; set; } = "highest_available";
+
+    public bool RequiresHighestAvailable => RequiredAal != AuthenticatorAssurance.Aal1;
 }
 
 /// <summary><c>session.cookie.*</c>.</summary>

@@ -12,6 +12,8 @@ public sealed record OryError(int Code, string Message)
 {
     public string? Id { get; init; }
     public string? Reason { get; init; }
+    /// <summary>Where a browser should go to resolve the error; written in <c>details</c> and beside <c>error</c>, as Kratos.</summary>
+    public string? RedirectBrowserTo { get; init; }
 
     public OryError WithReason(string reason) => this with { Reason = reason };
 
@@ -28,6 +30,15 @@ public sealed record OryError(int Code, string Message)
     /// <summary>whoami without a valid credential: Kratos sends no id here.</summary>
     public static readonly OryError NoSessionCredentials =
         new(StatusCodes.Status401Unauthorized, "The request could not be authorized") { Reason = "No valid session credentials found in the request." };
+
+    /// <summary>whoami (or GET /sessions) for a session below the identity's available AAL.</summary>
+    public static OryError Aal2Required(string publicBaseUrl) =>
+        new(StatusCodes.Status403Forbidden, "Session does not fulfill the requested Authenticator Assurance Level")
+        {
+            Id = "session_aal2_required",
+            Reason = "An active session was found but it does not fulfill the requested Authenticator Assurance Level. Please verify yourself with a second factor to resolve this issue.",
+            RedirectBrowserTo = $"{publicBaseUrl}self-service/login/browser?aal=aal2",
+        };
 
     public static readonly OryError IdentityDisabled =
         new(StatusCodes.Status400BadRequest, "identity is disabled") { Id = "identity_disabled", Reason = "This account was disabled." };
@@ -56,8 +67,16 @@ public sealed record OryError(int Code, string Message)
         w.WriteString("status", ReasonPhrases.GetReasonPhrase(Code));
         if (RequestId(context) is { } request) w.WriteString("request", request);
         if (Reason is not null) w.WriteString("reason", Reason);
+        if (RedirectBrowserTo is not null)
+        {
+            w.WriteStartObject("details");
+            w.WriteString("redirect_browser_to", RedirectBrowserTo);
+            w.WriteEndObject();
+        }
         w.WriteString("message", Message);
         w.WriteEndObject();
+        if (RedirectBrowserTo is not null)
+            w.WriteString("redirect_browser_to", RedirectBrowserTo);
         w.WriteEndObject();
     }
 

@@ -26,7 +26,7 @@ public static class IdentitiesAdminApi
                 return new OryErrorResult(error!);
             var id = Guid.NewGuid();
             var result = await grains.GetGrain<IIdentityGrain>(id).CreateAsync(draft!);
-            if (result.Outcome == IdentityCreateOutcome.Conflict)
+            if (result.Outcome != IdentityWriteOutcome.Written)
                 return new OryErrorResult(OryError.Conflict.WithReason("An identity with the same external_id already exists."));
             request.HttpContext.Response.Headers.Location = $"/admin/identities/{id}";
             return Written(StatusCodes.Status201Created, result.Identity!, rendering.Value.PublicBaseUrl);

@@ -1,4 +1,6 @@
+using OrleansSessions.Api.Configuration;
 using OrleansSessions.Api.Errors;
+using OrleansSessions.Json;
 
 namespace OrleansSessions.Api.Sessions;
 
@@ -17,12 +19,14 @@ public static class WhoamiApi
         var cookie = routes.ServiceProvider.GetRequiredService<SessionCookie>();
         var grains = routes.ServiceProvider.GetRequiredService<IGrainFactory>();
         var clock = routes.ServiceProvider.GetRequiredService<TimeProvider>();
-        return routes.Map("/sessions/whoami", context => WhoamiAsync(context, credentials, cookie, grains, clock))
+        var requireHighestAal = routes.ServiceProvider.GetRequiredService<IOptions<SessionSettings>>().Value.Whoami.RequiresHighestAvailable;
+        var aal2Required = OryError.Aal2Required(routes.ServiceProvider.GetRequiredService<IOptions<JsonRenderingOptions>>().Value.PublicBaseUrl);
+        return routes.Map("/sessions/whoami", context => WhoamiAsync(context, credentials, cookie, grains, clock, requireHighestAal, aal2Required))
             .WithName("toSession");
     }
 
     private static async Task WhoamiAsync(HttpContext context, SessionCredentials credentials, SessionCookie cookie,
-        IGrainFactory grains, TimeProvider clock)
+        IGrainFactory grains, TimeProvider clock, bool requireHighestAal, OryError aal2Required)
     {
         var response = context.Response;
         response.Headers.CacheControl = NoStore;
@@ -31,7 +35,12 @@ public static class WhoamiApi
             await OryError.NoSessionCredentials.WriteAsync(context);
             return;
         }
-        var answer = await grains.GetGrain<ISessionGrain>(credential.LookupKey).WhoamiAsync(credential.Carrier);
+        var answer = await grains.GetGrain<ISessionGrain>(credential.LookupKey).WhoamiAsync(credential.Carrier, requireHighestAal);
+        if (answer.Outcome == WhoamiOutcome.Aal2Required)
+        {
+            await aal2Required.WriteAsync(context);
+            return;
+        }
         if (answer.Outcome != WhoamiOutcome.Active || answer.Body is not { } body)
         {
             await OryError.NoSessionCredentials.WriteAsync(context);

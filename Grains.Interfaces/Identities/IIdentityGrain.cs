@@ -1,23 +1,48 @@
+using System.Collections.Immutable;
+
 namespace OrleansSessions.Identities;
 
-/// <summary>One identity: its record, and the issuing of its sessions.</summary>
+/// <summary>
+/// One identity: its record and credentials, the issuing of its sessions, and keeping every
+/// live session of it up to date when it changes (traits, state, deletion).
+/// </summary>
 [Alias("os.IIdentityGrain")]
 public interface IIdentityGrain : IGrainWithGuidKey
 {
-    /// <summary>Stores a new identity with this grain's id; false when the id or external id is taken.</summary>
+    /// <summary>Stores a new identity with this grain's id.</summary>
     [Alias("Create")]
-    Task<IdentityCreateResult> CreateAsync(IdentityDraft draft);
+    Task<IdentityWriteResult> CreateAsync(IdentityDraft draft);
+
+    /// <summary>Replaces the identity (Kratos's PUT); credentials not named in the draft are kept.</summary>
+    [Alias("Update")]
+    Task<IdentityWriteResult> UpdateAsync(IdentityDraft draft);
+
+    /// <summary>Deletes the identity and its sessions; false when it does not exist.</summary>
+    [Alias("Delete")]
+    Task<bool> DeleteAsync();
 
     /// <summary>The identity, or null when it does not exist.</summary>
     [ReadOnly, Alias("Get")]
     Task<IdentityRecord?> GetAsync();
+
+    /// <summary>The identity's credentials (hashes and secrets: never for a response), or null when it does not exist.</summary>
+    [ReadOnly, Alias("GetCredentials")]
+    Task<IdentityCredentials?> GetCredentialsAsync();
+
+    /// <summary>Replaces the password hash (a rehash after login under new parameters).</summary>
+    [Alias("SetPasswordHash")]
+    Task<IdentityWriteResult> SetPasswordHashAsync(string passwordHash);
+
+    /// <summary>Sets (or, with null, removes) the TOTP secret; changes the identity's available AAL.</summary>
+    [Alias("SetTotpSecret")]
+    Task<IdentityWriteResult> SetTotpSecretAsync(string? totpSecret);
 
     /// <summary>Issues a session for this identity under the given lookup key.</summary>
     [Alias("IssueSession")]
     Task<SessionIssueResult> IssueSessionAsync(SessionIssueCommand command);
 }
 
-/// <summary>What an admin supplies to create an identity.</summary>
+/// <summary>What an admin supplies to create or replace an identity, already validated by the API.</summary>
 [GenerateSerializer, Immutable, Alias("os.IdentityDraft")]
 public sealed record IdentityDraft
 {
@@ -27,20 +52,40 @@ public sealed record IdentityDraft
     [Id(3)] public string? MetadataPublic { get; init; }
     [Id(4)] public string? MetadataAdmin { get; init; }
     [Id(5)] public string? ExternalId { get; init; }
+    /// <summary>Login identifiers taken from the traits by the identity schema (normalised), unique across identities.</summary>
+    [Id(6)] public ImmutableArray<string> Identifiers { get; init; } = [];
+    /// <summary>A PHC password hash; null keeps the current one (or none on create).</summary>
+    [Id(7)] public string? PasswordHash { get; init; }
+    /// <summary>A TOTP secret (base32); null keeps the current one (or none on create).</summary>
+    [Id(8)] public string? TotpSecret { get; init; }
 }
 
-[GenerateSerializer, Alias("os.IdentityCreateOutcome")]
-public enum IdentityCreateOutcome
+/// <summary>An identity's credentials. Never leaves the cluster in a response.</summary>
+[GenerateSerializer, Immutable, Alias("os.IdentityCredentials")]
+public sealed record IdentityCredentials
 {
-    Created = 0,
-    /// <summary>The id or the external id is already in use.</summary>
-    Conflict = 1,
+    [Id(0)] public ImmutableArray<string> Identifiers { get; init; } = [];
+    [Id(1)] public string? PasswordHash { get; init; }
+    [Id(2)] public string? TotpSecret { get; init; }
 }
 
-[GenerateSerializer, Immutable, Alias("os.IdentityCreateResult")]
-public sealed record IdentityCreateResult
+[GenerateSerializer, Alias("os.IdentityWriteOutcome")]
+public enum IdentityWriteOutcome
 {
-    [Id(0)] public required IdentityCreateOutcome Outcome { get; init; }
+    Written = 0,
+    NotFound = 1,
+    /// <summary>The id already exists (create only).</summary>
+    IdTaken = 2,
+    /// <summary>Another identity has the same external id.</summary>
+    ExternalIdTaken = 3,
+    /// <summary>Another identity has one of the same login identifiers.</summary>
+    IdentifierTaken = 4,
+}
+
+[GenerateSerializer, Immutable, Alias("os.IdentityWriteResult")]
+public sealed record IdentityWriteResult
+{
+    [Id(0)] public required IdentityWriteOutcome Outcome { get; init; }
     [Id(1)] public IdentityRecord? Identity { get; init; }
 }
 
@@ -52,13 +97,13 @@ public sealed record SessionIssueCommand
     [Id(1)] public required SessionChannel Channel { get; init; }
     [Id(2)] public required TimeSpan Lifespan { get; init; }
     /// <summary>Methods completed; each <see cref="AuthenticationMethod.CompletedAt"/> is set at issuance.</summary>
-    [Id(3)] public required System.Collections.Immutable.ImmutableArray<RequestedMethod> Methods { get; init; }
+    [Id(3)] public required ImmutableArray<RequestedMethod> Methods { get; init; }
     [Id(4)] public string? IpAddress { get; init; }
     [Id(5)] public string? UserAgent { get; init; }
     [Id(6)] public string? Location { get; init; }
 }
 
-/// <summary>A factor the issuer vouches the user completed.</summary>
+/// <summary>A factor the caller vouches the user completed.</summary>
 [GenerateSerializer, Immutable, Alias("os.RequestedMethod")]
 public sealed record RequestedMethod
 {

@@ -20,6 +20,10 @@ public sealed record IdentityRecord
     [Id(7)] public string? ExternalId { get; init; }
     [Id(8)] public required DateTimeOffset CreatedAt { get; init; }
     [Id(9)] public required DateTimeOffset UpdatedAt { get; init; }
+    /// <summary>Incremented by every change; the newest copy of an identity is the one with the highest version.</summary>
+    [Id(10)] public long Version { get; init; }
+    /// <summary>The highest AAL the identity's credentials allow: aal2 with a TOTP credential, aal1 otherwise.</summary>
+    [Id(11)] public string AvailableAal { get; init; } = AuthenticatorAssurance.Aal1;
 
     public bool IsActive => State == StateActive;
 }

@@ -7,9 +7,13 @@ namespace OrleansSessions.Sessions;
 [Alias("os.ISessionGrain")]
 public interface ISessionGrain : IGrainWithStringKey
 {
-    /// <summary>Answers whoami for this session presented through <paramref name="carrier"/>.</summary>
+    /// <summary>
+    /// Answers whoami for this session presented through <paramref name="carrier"/>. With
+    /// <paramref name="requireHighestAal"/> (Kratos's <c>required_aal: highest_available</c>) a session
+    /// below the identity's available AAL answers <see cref="WhoamiOutcome.Aal2Required"/>.
+    /// </summary>
     [ReadOnly, Alias("Whoami")]
-    Task<WhoamiAnswer> WhoamiAsync(SessionChannel carrier);
+    Task<WhoamiAnswer> WhoamiAsync(SessionChannel carrier, bool requireHighestAal);
 
     /// <summary>Stores a newly issued session durably, then holds it in memory.</summary>
     [Alias("Start")]
@@ -22,6 +26,22 @@ public interface ISessionGrain : IGrainWithStringKey
     /// <summary>Revokes the session durably; false when no such session exists.</summary>
     [Alias("Revoke")]
     Task<bool> RevokeAsync();
+
+    /// <summary>
+    /// Records another completed factor on this active session (re-authentication or step-up):
+    /// the method is appended, authenticated_at is now, expires_at now + lifespan, and the AAL follows.
+    /// Null when the session is unknown or no longer active.
+    /// </summary>
+    [Alias("AuthenticateAgain")]
+    Task<SessionView?> AuthenticateAgainAsync(RequestedMethod method, TimeSpan lifespan);
+
+    /// <summary>
+    /// The identity of this session changed (null: deleted). Applied to the copy in memory, if any;
+    /// an activation that holds nothing does not load for it. Interleaves so that it cannot wait on
+    /// a whoami that is itself waiting on the identity.
+    /// </summary>
+    [AlwaysInterleave, Alias("IdentityChanged")]
+    Task IdentityChangedAsync(IdentityRecord? identity);
 }
 
 /// <summary>A session together with the identity it belongs to.</summary>
@@ -39,6 +59,8 @@ public enum WhoamiOutcome
     Active = 0,
     /// <summary>Unknown, revoked, expired, identity inactive, or presented through the wrong carrier.</summary>
     Unauthorized = 1,
+    /// <summary>Active, but below the AAL the identity's credentials allow (403 <c>session_aal2_required</c>).</summary>
+    Aal2Required = 2,
 }
 
 /// <summary>

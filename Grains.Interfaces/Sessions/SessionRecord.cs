@@ -51,7 +51,7 @@ public sealed record SessionRecord
     [Id(11)] public required DateTimeOffset CreatedAt { get; init; }
     [Id(12)] public required DateTimeOffset UpdatedAt { get; init; }
 
-    /// <summary>Kratos's computed <c>active</c>: not revoked, not expired, identity active.</summary>
+    /// <summary>Kratos's computed <c>active</c>: not revoked, not expired, identity active (and not deleted).</summary>
     public bool IsActiveAt(DateTimeOffset now, IdentityRecord? identity) =>
-        !Revoked && ExpiresAt > now && (identity is null || identity.IsActive);
+        !Revoked && ExpiresAt > now && identity is { IsActive: true };
 }

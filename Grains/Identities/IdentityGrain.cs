@@ -3,17 +3,22 @@ using OrleansSessions.Storage;
 
 namespace OrleansSessions.Identities;
 
-/// <summary>Holds one identity in memory and issues its sessions.</summary>
-public sealed class IdentityGrain(IIdentityStore store, TimeProvider clock) : StoreBackedGrain, IIdentityGrain
+/// <summary>
+/// Holds one identity and its credentials in memory, issues its sessions, and tells every live
+/// session of the identity when the identity changes, before the change is acknowledged.
+/// </summary>
+public sealed class IdentityGrain(IIdentityStore identities, ISessionStore sessions, TimeProvider clock)
+    : StoreBackedGrain, IIdentityGrain
 {
     private IdentityRecord? _identity;
+    private IdentityCredentials? _credentials;
 
-    public async Task<IdentityCreateResult> CreateAsync(IdentityDraft draft)
+    public async Task<IdentityWriteResult> CreateAsync(IdentityDraft draft)
     {
         await EnsureLoadedAsync();
         if (_identity is not null)
-            return new IdentityCreateResult { Outcome = IdentityCreateOutcome.Conflict };
-        var now = Rfc3339.Truncate(clock.GetUtcNow());
+            return new IdentityWriteResult { Outcome = IdentityWriteOutcome.IdTaken };
+        var now = Now();
         var identity = new IdentityRecord
         {
             Id = this.GetPrimaryKey(),
@@ -26,17 +31,82 @@ public sealed class IdentityGrain(IIdentityStore store, TimeProvider clock) : St
             ExternalId = draft.ExternalId,
             CreatedAt = now,
             UpdatedAt = now,
+            Version = 1,
+            AvailableAal = AvailableAal(draft.TotpSecret),
         };
-        if (!await store.InsertIdentityAsync(identity))
-            return new IdentityCreateResult { Outcome = IdentityCreateOutcome.Conflict };
-        _identity = identity;
-        return new IdentityCreateResult { Outcome = IdentityCreateOutcome.Created, Identity = identity };
+        var credentials = new IdentityCredentials { Identifiers = draft.Identifiers, PasswordHash = draft.PasswordHash, TotpSecret = draft.TotpSecret };
+        var outcome = await identities.InsertIdentityAsync(identity, credentials);
+        if (outcome != IdentityWriteOutcome.Written)
+            return new IdentityWriteResult { Outcome = outcome };
+        (_identity, _credentials) = (identity, credentials);
+        return Written(identity);
+    }
+
+    public async Task<IdentityWriteResult> UpdateAsync(IdentityDraft draft)
+    {
+        await EnsureLoadedAsync();
+        if (_identity is not { } current)
+            return new IdentityWriteResult { Outcome = IdentityWriteOutcome.NotFound };
+        var now = Now();
+        var credentials = new IdentityCredentials
+        {
+            Identifiers = draft.Identifiers,
+            PasswordHash = draft.PasswordHash ?? _credentials?.PasswordHash,
+            TotpSecret = draft.TotpSecret ?? _credentials?.TotpSecret,
+        };
+        return await WriteAsync(current with
+        {
+            SchemaId = draft.SchemaId,
+            State = draft.State,
+            StateChangedAt = draft.State == current.State ? current.StateChangedAt : now,
+            Traits = draft.Traits,
+            MetadataPublic = draft.MetadataPublic,
+            MetadataAdmin = draft.MetadataAdmin,
+            ExternalId = draft.ExternalId,
+            AvailableAal = AvailableAal(credentials.TotpSecret),
+        }, credentials);
+    }
+
+    public async Task<IdentityWriteResult> SetPasswordHashAsync(string passwordHash)
+    {
+        await EnsureLoadedAsync();
+        if (_identity is not { } current || _credentials is not { } credentials)
+            return new IdentityWriteResult { Outcome = IdentityWriteOutcome.NotFound };
+        return await WriteAsync(current, credentials with { PasswordHash = passwordHash });
+    }
+
+    public async Task<IdentityWriteResult> SetTotpSecretAsync(string? totpSecret)
+    {
+        await EnsureLoadedAsync();
+        if (_identity is not { } current || _credentials is not { } credentials)
+            return new IdentityWriteResult { Outcome = IdentityWriteOutcome.NotFound };
+        return await WriteAsync(current with { AvailableAal = AvailableAal(totpSecret) }, credentials with { TotpSecret = totpSecret });
+    }
+
+    public async Task<bool> DeleteAsync()
+    {
+        await EnsureLoadedAsync();
+        if (_identity is not { } current)
+            return false;
+        // Which sessions to tell is read before the delete takes them (and the identity) away.
+        var live = await sessions.ListLiveLookupKeysAsync(current.Id, clock.GetUtcNow());
+        if (!await identities.DeleteIdentityAsync(current.Id))
+            return false;
+        (_identity, _credentials) = (null, null);
+        await TellSessionsAsync(live, null);
+        return true;
     }
 
     public async Task<IdentityRecord?> GetAsync()
     {
         await EnsureLoadedAsync();
         return _identity;
+    }
+
+    public async Task<IdentityCredentials?> GetCredentialsAsync()
+    {
+        await EnsureLoadedAsync();
+        return _credentials;
     }
 
     public async Task<SessionIssueResult> IssueSessionAsync(SessionIssueCommand command)
@@ -47,7 +117,7 @@ public sealed class IdentityGrain(IIdentityStore store, TimeProvider clock) : St
         if (!identity.IsActive)
             return new SessionIssueResult { Outcome = SessionIssueOutcome.IdentityDisabled };
 
-        var now = Rfc3339.Truncate(clock.GetUtcNow());
+        var now = Now();
         var session = new SessionRecord
         {
             Id = Guid.NewGuid(),
@@ -68,5 +138,42 @@ public sealed class IdentityGrain(IIdentityStore store, TimeProvider clock) : St
         return new SessionIssueResult { Outcome = SessionIssueOutcome.Issued, Issued = new SessionView { Session = session, Identity = identity } };
     }
 
-    protected override async Task LoadAsync() => _identity = await store.FindIdentityAsync(this.GetPrimaryKey());
+    protected override async Task LoadAsync()
+    {
+        var id = this.GetPrimaryKey();
+        _identity = await identities.FindIdentityAsync(id);
+        _credentials = _identity is null ? null : await identities.FindCredentialsAsync(id);
+    }
+
+    /// <summary>The one place a change is made: durable first, then held, then told to every live session.</summary>
+    private async Task<IdentityWriteResult> WriteAsync(IdentityRecord changed, IdentityCredentials credentials)
+    {
+        var identity = changed with { UpdatedAt = Now(), Version = changed.Version + 1 };
+        var outcome = await identities.UpdateIdentityAsync(identity, credentials);
+        if (outcome != IdentityWriteOutcome.Written)
+            return new IdentityWriteResult { Outcome = outcome };
+        (_identity, _credentials) = (identity, credentials);
+        await TellSessionsAsync(await sessions.ListLiveLookupKeysAsync(identity.Id, clock.GetUtcNow()), identity);
+        return Written(identity);
+    }
+
+    /// <summary>
+    /// Every session of the identity that is neither revoked nor expired is told; one that is not in
+    /// memory anywhere only costs an activation that holds nothing and goes away (no store read).
+    /// </summary>
+    private async Task TellSessionsAsync(IReadOnlyList<string> lookupKeys, IdentityRecord? identity)
+    {
+        const int inFlight = 256;
+        for (var i = 0; i < lookupKeys.Count; i += inFlight)
+            await Task.WhenAll(lookupKeys.Skip(i).Take(inFlight)
+                .Select(key => GrainFactory.GetGrain<ISessionGrain>(key).IdentityChangedAsync(identity)));
+    }
+
+    private DateTimeOffset Now() => Rfc3339.Truncate(clock.GetUtcNow());
+
+    private static string AvailableAal(string? totpSecret) =>
+        totpSecret is null ? AuthenticatorAssurance.Aal1 : AuthenticatorAssurance.Aal2;
+
+    private static IdentityWriteResult Written(IdentityRecord identity) =>
+        new() { Outcome = IdentityWriteOutcome.Written, Identity = identity };
 }

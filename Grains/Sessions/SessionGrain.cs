@@ -12,11 +12,15 @@ namespace OrleansSessions.Sessions;
 public sealed class SessionGrain(ISessionStore store, TimeProvider clock, IOptions<JsonRenderingOptions> rendering)
     : StoreBackedGrain, ISessionGrain
 {
+    private static readonly WhoamiAnswer Aal2Required = new() { Outcome = WhoamiOutcome.Aal2Required };
+
     private SessionRecord? _session;
     private IdentityRecord? _identity;
     private WhoamiAnswer _active = WhoamiAnswer.Unauthorized;
+    // An identity change told to this activation before its session was in memory (see IdentityChangedAsync).
+    private (bool Told, IdentityRecord? Identity) _toldWhileLoading;
 
-    public async Task<WhoamiAnswer> WhoamiAsync(SessionChannel carrier)
+    public async Task<WhoamiAnswer> WhoamiAsync(SessionChannel carrier, bool requireHighestAal)
     {
         await EnsureLoadedAsync();
         if (_session is not { } session)
@@ -33,7 +37,11 @@ public sealed class SessionGrain(ISessionStore store, TimeProvider clock, IOptio
             this.DeactivateOnIdle();
             return WhoamiAnswer.Unauthorized;
         }
-        return session.IsActiveAt(now, _identity) ? _active : WhoamiAnswer.Unauthorized;
+        if (!session.IsActiveAt(now, _identity))
+            return WhoamiAnswer.Unauthorized;
+        if (requireHighestAal && _identity!.AvailableAal == AuthenticatorAssurance.Aal2 && session.Aal != AuthenticatorAssurance.Aal2)
+            return Aal2Required;
+        return _active;
     }
 
     public async Task StartAsync(SessionRecord session, IdentityRecord identity)
@@ -56,12 +64,49 @@ public sealed class SessionGrain(ISessionStore store, TimeProvider clock, IOptio
             return false;
         if (session.Revoked)
             return true;
-        // Truncated as the store keeps it, so that the held copy equals the stored row.
         var now = Rfc3339.Truncate(clock.GetUtcNow());
         if (!await store.RevokeSessionAsync(session.Id, now))
             return false;
         Hold(session with { Revoked = true, UpdatedAt = now }, _identity);
         return true;
+    }
+
+    public async Task<SessionView?> AuthenticateAgainAsync(RequestedMethod method, TimeSpan lifespan)
+    {
+        await EnsureLoadedAsync();
+        var now = Rfc3339.Truncate(clock.GetUtcNow());
+        if (_session is not { } session || !session.IsActiveAt(now, _identity))
+            return null;
+        var methods = session.AuthenticationMethods.Add(new AuthenticationMethod { Method = method.Method, Aal = method.Aal, CompletedAt = now });
+        var changed = session with
+        {
+            AuthenticationMethods = methods,
+            Aal = AuthenticatorAssurance.Of(methods.Select(m => m.Aal)),
+            AuthenticatedAt = now,
+            ExpiresAt = Rfc3339.Truncate(now + lifespan),
+            UpdatedAt = now,
+        };
+        if (!await store.UpdateSessionAuthenticationAsync(changed))
+            return null;
+        Hold(changed, _identity);
+        return new SessionView { Session = changed, Identity = _identity };
+    }
+
+    public Task IdentityChangedAsync(IdentityRecord? identity)
+    {
+        if (_session is { } session)
+        {
+            if (identity is null || _identity is null || identity.Version >= _identity.Version)
+                Hold(session, identity);
+        }
+        else
+        {
+            // Not in memory: either this call activated us (nothing to update: go away again), or a
+            // load is under way and may be reading the identity as it was; it applies this after.
+            _toldWhileLoading = Newest(_toldWhileLoading, identity);
+            this.DeactivateOnIdle();
+        }
+        return Task.CompletedTask;
     }
 
     protected override async Task LoadAsync()
@@ -70,7 +115,18 @@ public sealed class SessionGrain(ISessionStore store, TimeProvider clock, IOptio
         if (session is null)
             return;
         var identity = await GrainFactory.GetGrain<IIdentityGrain>(session.IdentityId).GetAsync();
-        Hold(session, identity);
+        var (told, toldIdentity) = Newest(_toldWhileLoading, identity);
+        Hold(session, told ? toldIdentity : identity);
+    }
+
+    /// <summary>Of an identity told earlier and another copy, the one to hold: a deletion wins, then the higher version.</summary>
+    private static (bool Told, IdentityRecord? Identity) Newest((bool Told, IdentityRecord? Identity) earlier, IdentityRecord? other)
+    {
+        if (!earlier.Told)
+            return (true, other);
+        if (earlier.Identity is null || other is null)
+            return (true, null);
+        return (true, other.Version > earlier.Identity.Version ? other : earlier.Identity);
     }
 
     /// <summary>The one place the held session changes; renders the whoami answer for it.</summary>

@@ -1,12 +1,26 @@
 namespace OrleansSessions.Storage;
 
-/// <summary>Durable identities. Every write returns only once it is durable.</summary>
+/// <summary>Durable identities and their credentials. Every write returns only once it is durable.</summary>
 public interface IIdentityStore
 {
-    /// <summary>Inserts the identity; false when its id or external id is already taken.</summary>
-    Task<bool> InsertIdentityAsync(IdentityRecord identity, CancellationToken ct = default);
+    /// <summary>Inserts the identity with its credentials and identifiers.</summary>
+    Task<IdentityWriteOutcome> InsertIdentityAsync(IdentityRecord identity, IdentityCredentials credentials, CancellationToken ct = default);
 
+    /// <summary>Replaces the identity, its credentials and identifiers; NotFound when it does not exist.</summary>
+    Task<IdentityWriteOutcome> UpdateIdentityAsync(IdentityRecord identity, IdentityCredentials credentials, CancellationToken ct = default);
+
+    /// <summary>Deletes the identity, its credentials and its sessions; false when it does not exist.</summary>
+    Task<bool> DeleteIdentityAsync(Guid id, CancellationToken ct = default);
+
+    /// <summary>The identity, its available AAL derived from its credentials.</summary>
     Task<IdentityRecord?> FindIdentityAsync(Guid id, CancellationToken ct = default);
+
+    Task<IdentityCredentials?> FindCredentialsAsync(Guid id, CancellationToken ct = default);
+
+    Task<Guid?> FindIdentityIdByIdentifierAsync(string identifier, CancellationToken ct = default);
+
+    /// <summary>Identities ordered by id, after <paramref name="after"/> when given.</summary>
+    Task<IReadOnlyList<IdentityRecord>> ListIdentitiesAsync(int pageSize, Guid? after, CancellationToken ct = default);
 }
 
 /// <summary>Durable sessions: the truth that session grains cache. Every write returns only once it is durable.</summary>
@@ -18,8 +32,14 @@ public interface ISessionStore
 
     Task<string?> FindLookupKeyAsync(Guid sessionId, CancellationToken ct = default);
 
+    /// <summary>Lookup keys of the identity's sessions that are neither revoked nor expired at <paramref name="now"/>.</summary>
+    Task<IReadOnlyList<string>> ListLiveLookupKeysAsync(Guid identityId, DateTimeOffset now, CancellationToken ct = default);
+
     /// <summary>Marks the session revoked; false when there is no such session.</summary>
     Task<bool> RevokeSessionAsync(Guid sessionId, DateTimeOffset at, CancellationToken ct = default);
+
+    /// <summary>Writes a re-authentication: AAL, methods, authenticated_at, expires_at, updated_at.</summary>
+    Task<bool> UpdateSessionAuthenticationAsync(SessionRecord session, CancellationToken ct = default);
 }
 
 /// <summary>The cookie key ring (ASP.NET Core Data Protection XML elements), shared by every node.</summary>
