@@ -4,6 +4,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 using OrleansSessions.Api.Configuration;
+using OrleansSessions.Api.Credentials;
 using OrleansSessions.Api.Errors;
 using OrleansSessions.Api.Identities;
 using OrleansSessions.Api.Sessions;
@@ -27,6 +28,9 @@ public static class SessionApi
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<SessionCookie>();
         services.AddSingleton<SessionCredentials>();
+        services.AddOptions<Argon2Settings>().Bind(configuration.GetSection(Argon2Settings.Section));
+        services.AddSingleton<PasswordHasher>();
+        services.AddSingleton<TotpCodes>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<MatcherPolicy, SurfaceMatcherPolicy>());
         services.AddProblemDetails();
         return services;

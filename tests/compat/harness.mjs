@@ -56,6 +56,8 @@ export async function startService() {
     `--orleans:silo_port=${siloPort}`,
     `--orleans:gateway_port=${gatewayPort}`,
     '--dev=true',
+    '--hashers:argon2:memory_kib=1024',
+    '--hashers:argon2:parallelism=1',
   ];
   // The Silo's folder is the content root, so its appsettings.json is the base configuration.
   const child = spawn('dotnet', args, {

@@ -105,6 +105,8 @@ public sealed class ServiceNode : IAsyncDisposable
         // Every node is its own single-silo cluster.
         $"--orleans:cluster_id=api-tests-{Guid.NewGuid():N}",
         $"--dev={(options.Dev ? "true" : "false")}",
+        // Cheap password hashing: the tests check behaviour, not hashing cost.
+        "--hashers:argon2:memory_kib=1024", "--hashers:argon2:iterations=1", "--hashers:argon2:parallelism=1",
         "--Logging:LogLevel:Default=Warning", "--Logging:LogLevel:Orleans=Error", "--Logging:LogLevel:Microsoft=Error",
         .. options.ExtraArgs,
     ];

@@ -23,8 +23,8 @@ public sealed class SessionClusterTests(SessionClusterFixture fixture) : IClassF
         var issued = await IssueAsync(SiloA, identity.Id, SessionChannel.Api);
         Assert.Equal(SessionIssueOutcome.Issued, issued.Result.Outcome);
 
-        var throughB = await SiloB.GetGrain<ISessionGrain>(issued.LookupKey).WhoamiAsync(SessionChannel.Api);
-        var throughA = await SiloA.GetGrain<ISessionGrain>(issued.LookupKey).WhoamiAsync(SessionChannel.Api);
+        var throughB = await SiloB.GetGrain<ISessionGrain>(issued.LookupKey).WhoamiAsync(SessionChannel.Api, false);
+        var throughA = await SiloA.GetGrain<ISessionGrain>(issued.LookupKey).WhoamiAsync(SessionChannel.Api, false);
 
         Assert.Equal(WhoamiOutcome.Active, throughB.Outcome);
         Assert.Equal(WhoamiOutcome.Active, throughA.Outcome);
@@ -47,7 +47,7 @@ public sealed class SessionClusterTests(SessionClusterFixture fixture) : IClassF
         var identity = await CreateIdentityAsync(SiloB);
         var issued = await IssueAsync(SiloB, identity.Id, SessionChannel.Browser);
 
-        var answer = await SiloA.GetGrain<ISessionGrain>(issued.LookupKey).WhoamiAsync(SessionChannel.Browser);
+        var answer = await SiloA.GetGrain<ISessionGrain>(issued.LookupKey).WhoamiAsync(SessionChannel.Browser, false);
 
         Assert.Equal(WhoamiOutcome.Active, answer.Outcome);
         Assert.Equal(SessionJson.Render(issued.Session, identity, active: true, PublicBaseUrl), answer.Body);
@@ -61,16 +61,16 @@ public sealed class SessionClusterTests(SessionClusterFixture fixture) : IClassF
         var apiSession = await IssueAsync(SiloA, identity.Id, SessionChannel.Api);
         var browserSession = await IssueAsync(SiloA, identity.Id, SessionChannel.Browser);
 
-        var apiAsBrowser = await SiloB.GetGrain<ISessionGrain>(apiSession.LookupKey).WhoamiAsync(SessionChannel.Browser);
-        var browserAsApi = await SiloB.GetGrain<ISessionGrain>(browserSession.LookupKey).WhoamiAsync(SessionChannel.Api);
+        var apiAsBrowser = await SiloB.GetGrain<ISessionGrain>(apiSession.LookupKey).WhoamiAsync(SessionChannel.Browser, false);
+        var browserAsApi = await SiloB.GetGrain<ISessionGrain>(browserSession.LookupKey).WhoamiAsync(SessionChannel.Api, false);
 
         Assert.Equal(WhoamiOutcome.Unauthorized, apiAsBrowser.Outcome);
         Assert.Null(apiAsBrowser.Body);
         Assert.Equal(WhoamiOutcome.Unauthorized, browserAsApi.Outcome);
         Assert.Null(browserAsApi.Body);
         // Refusing the wrong carrier does not spoil the right one.
-        Assert.Equal(WhoamiOutcome.Active, (await SiloA.GetGrain<ISessionGrain>(apiSession.LookupKey).WhoamiAsync(SessionChannel.Api)).Outcome);
-        Assert.Equal(WhoamiOutcome.Active, (await SiloA.GetGrain<ISessionGrain>(browserSession.LookupKey).WhoamiAsync(SessionChannel.Browser)).Outcome);
+        Assert.Equal(WhoamiOutcome.Active, (await SiloA.GetGrain<ISessionGrain>(apiSession.LookupKey).WhoamiAsync(SessionChannel.Api, false)).Outcome);
+        Assert.Equal(WhoamiOutcome.Active, (await SiloA.GetGrain<ISessionGrain>(browserSession.LookupKey).WhoamiAsync(SessionChannel.Browser, false)).Outcome);
     }
 
     /// <summary>A revoke through silo A is seen by the very next whoami through silo B, and is durable.</summary>
@@ -79,13 +79,13 @@ public sealed class SessionClusterTests(SessionClusterFixture fixture) : IClassF
     {
         var identity = await CreateIdentityAsync(SiloA);
         var issued = await IssueAsync(SiloA, identity.Id, SessionChannel.Api);
-        Assert.Equal(WhoamiOutcome.Active, (await SiloB.GetGrain<ISessionGrain>(issued.LookupKey).WhoamiAsync(SessionChannel.Api)).Outcome);
+        Assert.Equal(WhoamiOutcome.Active, (await SiloB.GetGrain<ISessionGrain>(issued.LookupKey).WhoamiAsync(SessionChannel.Api, false)).Outcome);
 
         // Whatever earlier tests did to the shared clock, revoke at an instant that has sub-microsecond ticks.
         Harness.Clock.SetUtcNow(Rfc3339.Truncate(Harness.Clock.GetUtcNow()).AddTicks(17));
         Assert.True(await SiloA.GetGrain<ISessionGrain>(issued.LookupKey).RevokeAsync());
 
-        var answer = await SiloB.GetGrain<ISessionGrain>(issued.LookupKey).WhoamiAsync(SessionChannel.Api);
+        var answer = await SiloB.GetGrain<ISessionGrain>(issued.LookupKey).WhoamiAsync(SessionChannel.Api, false);
         Assert.Equal(WhoamiOutcome.Unauthorized, answer.Outcome);
         Assert.Null(answer.Body);
 
@@ -122,13 +122,13 @@ public sealed class SessionClusterTests(SessionClusterFixture fixture) : IClassF
         Assert.True(expiresAt > Harness.Clock.GetUtcNow());
 
         Harness.Clock.SetUtcNow(expiresAt.AddTicks(-10));
-        Assert.Equal(WhoamiOutcome.Active, (await grainOnB.WhoamiAsync(SessionChannel.Api)).Outcome);
+        Assert.Equal(WhoamiOutcome.Active, (await grainOnB.WhoamiAsync(SessionChannel.Api, false)).Outcome);
 
         Harness.Clock.SetUtcNow(expiresAt.AddTicks(10));
-        var answer = await grainOnB.WhoamiAsync(SessionChannel.Api);
+        var answer = await grainOnB.WhoamiAsync(SessionChannel.Api, false);
         Assert.Equal(WhoamiOutcome.Unauthorized, answer.Outcome);
         Assert.Null(answer.Body);
-        Assert.Equal(WhoamiOutcome.Unauthorized, (await SiloA.GetGrain<ISessionGrain>(issued.LookupKey).WhoamiAsync(SessionChannel.Api)).Outcome);
+        Assert.Equal(WhoamiOutcome.Unauthorized, (await SiloA.GetGrain<ISessionGrain>(issued.LookupKey).WhoamiAsync(SessionChannel.Api, false)).Outcome);
     }
 
     /// <summary>A lookup key that no session was issued under is unauthorized, and the probe stores nothing.</summary>
@@ -137,7 +137,7 @@ public sealed class SessionClusterTests(SessionClusterFixture fixture) : IClassF
     {
         var lookupKey = SessionToken.LookupKey(SessionToken.New());
 
-        var answer = await SiloB.GetGrain<ISessionGrain>(lookupKey).WhoamiAsync(SessionChannel.Api);
+        var answer = await SiloB.GetGrain<ISessionGrain>(lookupKey).WhoamiAsync(SessionChannel.Api, false);
 
         Assert.Equal(WhoamiOutcome.Unauthorized, answer.Outcome);
         Assert.Null(answer.Body);
@@ -157,7 +157,7 @@ public sealed class SessionClusterTests(SessionClusterFixture fixture) : IClassF
         Assert.Equal(SessionIssueOutcome.IdentityDisabled, issued.Result.Outcome);
         Assert.Null(issued.Result.Issued);
         Assert.Null(await Harness.Store.FindSessionByLookupKeyAsync(issued.LookupKey));
-        Assert.Equal(WhoamiOutcome.Unauthorized, (await SiloA.GetGrain<ISessionGrain>(issued.LookupKey).WhoamiAsync(SessionChannel.Api)).Outcome);
+        Assert.Equal(WhoamiOutcome.Unauthorized, (await SiloA.GetGrain<ISessionGrain>(issued.LookupKey).WhoamiAsync(SessionChannel.Api, false)).Outcome);
     }
 
     /// <summary>Issuing for an identity that does not exist answers IdentityNotFound.</summary>
@@ -182,7 +182,7 @@ public sealed class SessionClusterTests(SessionClusterFixture fixture) : IClassF
         {
             SchemaId = "default", State = IdentityRecord.StateActive, Traits = "{}",
         });
-        Assert.Equal(IdentityCreateOutcome.Conflict, again.Outcome);
+        Assert.Equal(IdentityWriteOutcome.IdTaken, again.Outcome);
         Assert.Null(again.Identity);
     }
 

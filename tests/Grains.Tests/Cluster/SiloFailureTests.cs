@@ -43,13 +43,13 @@ public sealed class SiloFailureTests : IAsyncLifetime
         var (survivor, doomed) = (Harness.Cluster.Silos[0], Harness.Cluster.Silos[1]);
         var identity = await CreateIdentityAsync(Grains(survivor));
         var issued = await IssueOnSiloAsync(doomed, identity.Id, SessionChannel.Api);
-        var before = await Grains(survivor).GetGrain<ISessionGrain>(issued.LookupKey).WhoamiAsync(SessionChannel.Api);
+        var before = await Grains(survivor).GetGrain<ISessionGrain>(issued.LookupKey).WhoamiAsync(SessionChannel.Api, false);
         Assert.Equal(WhoamiOutcome.Active, before.Outcome);
         Assert.Equal(doomed.SiloAddress, Harness.HostOf(Grains(survivor), issued.LookupKey));
 
         await KillAsync(doomed);
 
-        var after = await Grains(survivor).GetGrain<ISessionGrain>(issued.LookupKey).WhoamiAsync(SessionChannel.Api);
+        var after = await Grains(survivor).GetGrain<ISessionGrain>(issued.LookupKey).WhoamiAsync(SessionChannel.Api, false);
         Assert.Equal(WhoamiOutcome.Active, after.Outcome);
         Assert.Equal(before.Body, after.Body);
         Assert.Equal(before.IdentityId, after.IdentityId);
@@ -76,7 +76,7 @@ public sealed class SiloFailureTests : IAsyncLifetime
 
         await KillAsync(doomed);
 
-        var answer = await Grains(survivor).GetGrain<ISessionGrain>(revoked.LookupKey).WhoamiAsync(SessionChannel.Browser);
+        var answer = await Grains(survivor).GetGrain<ISessionGrain>(revoked.LookupKey).WhoamiAsync(SessionChannel.Browser, false);
         Assert.Equal(WhoamiOutcome.Unauthorized, answer.Outcome);
         Assert.Null(answer.Body);
         Assert.Equal(survivor.SiloAddress, Harness.HostOf(Grains(survivor), revoked.LookupKey));
@@ -85,7 +85,7 @@ public sealed class SiloFailureTests : IAsyncLifetime
         Assert.True(view.Session.Revoked);
         // The other session of the same identity, on the same dead silo, is still active.
         Assert.Equal(WhoamiOutcome.Active,
-            (await Grains(survivor).GetGrain<ISessionGrain>(kept.LookupKey).WhoamiAsync(SessionChannel.Browser)).Outcome);
+            (await Grains(survivor).GetGrain<ISessionGrain>(kept.LookupKey).WhoamiAsync(SessionChannel.Browser, false)).Outcome);
     }
 
     private async Task KillAsync(Orleans.TestingHost.InProcessSiloHandle silo)

@@ -32,12 +32,12 @@ public sealed class SteadyStateTests : IAsyncLifetime
         var remote = SessionCluster.Grains(_cluster.Cluster.Silos.Single(s => !s.SiloAddress.Equals(host)));
         var readsBefore = _counting.Reads;
 
-        var first = await local.GetGrain<ISessionGrain>(issued.LookupKey).WhoamiAsync(SessionChannel.Api);
+        var first = await local.GetGrain<ISessionGrain>(issued.LookupKey).WhoamiAsync(SessionChannel.Api, false);
         for (var i = 0; i < 200; i++)
         {
-            var again = await local.GetGrain<ISessionGrain>(issued.LookupKey).WhoamiAsync(SessionChannel.Api);
+            var again = await local.GetGrain<ISessionGrain>(issued.LookupKey).WhoamiAsync(SessionChannel.Api, false);
             Assert.Same(first.Body, again.Body);
-            Assert.Equal(WhoamiOutcome.Active, (await remote.GetGrain<ISessionGrain>(issued.LookupKey).WhoamiAsync(SessionChannel.Api)).Outcome);
+            Assert.Equal(WhoamiOutcome.Active, (await remote.GetGrain<ISessionGrain>(issued.LookupKey).WhoamiAsync(SessionChannel.Api, false)).Outcome);
         }
 
         Assert.Equal(WhoamiOutcome.Active, first.Outcome);
@@ -50,13 +50,13 @@ public sealed class SteadyStateTests : IAsyncLifetime
         var identity = await SessionCluster.CreateIdentityAsync(_cluster.Grains(0));
         var issued = await SessionCluster.IssueAsync(_cluster.Grains(0), identity.Id, SessionChannel.Api);
         var grain = _cluster.Grains(1).GetGrain<ISessionGrain>(issued.LookupKey);
-        var before = await grain.WhoamiAsync(SessionChannel.Api);
+        var before = await grain.WhoamiAsync(SessionChannel.Api, false);
 
         await _cluster.Cluster.DeactivateAsync(grain);
         var sessionReadsBefore = _counting.SessionReads;
-        var after = await grain.WhoamiAsync(SessionChannel.Api);
+        var after = await grain.WhoamiAsync(SessionChannel.Api, false);
         for (var i = 0; i < 50; i++)
-            await grain.WhoamiAsync(SessionChannel.Api);
+            await grain.WhoamiAsync(SessionChannel.Api, false);
 
         Assert.Equal(1, _counting.SessionReads - sessionReadsBefore);
         Assert.Equal(before.Body, after.Body);
@@ -68,10 +68,10 @@ public sealed class SteadyStateTests : IAsyncLifetime
         var identity = await SessionCluster.CreateIdentityAsync(_cluster.Grains(0));
         var issued = await SessionCluster.IssueAsync(_cluster.Grains(0), identity.Id, SessionChannel.Api, TimeSpan.FromMinutes(5));
         var grain = _cluster.Grains(0).GetGrain<ISessionGrain>(issued.LookupKey);
-        Assert.Equal(WhoamiOutcome.Active, (await grain.WhoamiAsync(SessionChannel.Api)).Outcome);
+        Assert.Equal(WhoamiOutcome.Active, (await grain.WhoamiAsync(SessionChannel.Api, false)).Outcome);
 
         _cluster.Clock.Advance(TimeSpan.FromMinutes(6));
-        Assert.Equal(WhoamiOutcome.Unauthorized, (await grain.WhoamiAsync(SessionChannel.Api)).Outcome);
+        Assert.Equal(WhoamiOutcome.Unauthorized, (await grain.WhoamiAsync(SessionChannel.Api, false)).Outcome);
 
         await _cluster.Cluster.WaitForDeactivationAsync(grain);
         Assert.Null(_cluster.HostOf(_cluster.Grains(0), issued.LookupKey));
@@ -83,13 +83,13 @@ public sealed class SteadyStateTests : IAsyncLifetime
         var lookupKey = SessionToken.LookupKey(SessionToken.New());
         var grain = _cluster.Grains(1).GetGrain<ISessionGrain>(lookupKey);
 
-        Assert.Equal(WhoamiOutcome.Unauthorized, (await grain.WhoamiAsync(SessionChannel.Api)).Outcome);
+        Assert.Equal(WhoamiOutcome.Unauthorized, (await grain.WhoamiAsync(SessionChannel.Api, false)).Outcome);
 
         await _cluster.Cluster.WaitForDeactivationAsync(grain);
         Assert.Null(_cluster.HostOf(_cluster.Grains(1), lookupKey));
     }
 
-    /// <summary>Counts the reads that reach the real store.</summary>
+    /// <summary>Counts the reads that reach the real store; every member delegates to it.</summary>
     private sealed class CountingStore : ISessionStore, IIdentityStore
     {
         private int _sessionReads;
@@ -101,29 +101,53 @@ public sealed class SteadyStateTests : IAsyncLifetime
 
         public int Reads => SessionReads + Volatile.Read(ref _identityReads);
 
+        private T SessionRead<T>(T read)
+        {
+            Interlocked.Increment(ref _sessionReads);
+            return read;
+        }
+
+        private T IdentityRead<T>(T read)
+        {
+            Interlocked.Increment(ref _identityReads);
+            return read;
+        }
+
         public Task InsertSessionAsync(SessionRecord session, CancellationToken ct = default) => Inner.InsertSessionAsync(session, ct);
 
-        public Task<SessionRecord?> FindSessionByLookupKeyAsync(string lookupKey, CancellationToken ct = default)
-        {
-            Interlocked.Increment(ref _sessionReads);
-            return Inner.FindSessionByLookupKeyAsync(lookupKey, ct);
-        }
+        public Task<SessionRecord?> FindSessionByLookupKeyAsync(string lookupKey, CancellationToken ct = default) =>
+            SessionRead(Inner.FindSessionByLookupKeyAsync(lookupKey, ct));
 
-        public Task<string?> FindLookupKeyAsync(Guid sessionId, CancellationToken ct = default)
-        {
-            Interlocked.Increment(ref _sessionReads);
-            return Inner.FindLookupKeyAsync(sessionId, ct);
-        }
+        public Task<string?> FindLookupKeyAsync(Guid sessionId, CancellationToken ct = default) =>
+            SessionRead(Inner.FindLookupKeyAsync(sessionId, ct));
+
+        public Task<IReadOnlyList<string>> ListLiveLookupKeysAsync(Guid identityId, DateTimeOffset now, CancellationToken ct = default) =>
+            SessionRead(Inner.ListLiveLookupKeysAsync(identityId, now, ct));
 
         public Task<bool> RevokeSessionAsync(Guid sessionId, DateTimeOffset at, CancellationToken ct = default) =>
             Inner.RevokeSessionAsync(sessionId, at, ct);
 
-        public Task<bool> InsertIdentityAsync(IdentityRecord identity, CancellationToken ct = default) => Inner.InsertIdentityAsync(identity, ct);
+        public Task<bool> UpdateSessionAuthenticationAsync(SessionRecord session, CancellationToken ct = default) =>
+            Inner.UpdateSessionAuthenticationAsync(session, ct);
 
-        public Task<IdentityRecord?> FindIdentityAsync(Guid id, CancellationToken ct = default)
-        {
-            Interlocked.Increment(ref _identityReads);
-            return Inner.FindIdentityAsync(id, ct);
-        }
+        public Task<IdentityWriteOutcome> InsertIdentityAsync(IdentityRecord identity, IdentityCredentials credentials, CancellationToken ct = default) =>
+            Inner.InsertIdentityAsync(identity, credentials, ct);
+
+        public Task<IdentityWriteOutcome> UpdateIdentityAsync(IdentityRecord identity, IdentityCredentials credentials, CancellationToken ct = default) =>
+            Inner.UpdateIdentityAsync(identity, credentials, ct);
+
+        public Task<bool> DeleteIdentityAsync(Guid id, CancellationToken ct = default) => Inner.DeleteIdentityAsync(id, ct);
+
+        public Task<IdentityRecord?> FindIdentityAsync(Guid id, CancellationToken ct = default) =>
+            IdentityRead(Inner.FindIdentityAsync(id, ct));
+
+        public Task<IdentityCredentials?> FindCredentialsAsync(Guid id, CancellationToken ct = default) =>
+            IdentityRead(Inner.FindCredentialsAsync(id, ct));
+
+        public Task<Guid?> FindIdentityIdByIdentifierAsync(string identifier, CancellationToken ct = default) =>
+            IdentityRead(Inner.FindIdentityIdByIdentifierAsync(identifier, ct));
+
+        public Task<IReadOnlyList<IdentityRecord>> ListIdentitiesAsync(int pageSize, Guid? after, CancellationToken ct = default) =>
+            IdentityRead(Inner.ListIdentitiesAsync(pageSize, after, ct));
     }
 }

@@ -91,16 +91,24 @@ public sealed class SessionCluster : IAsyncDisposable
     public static async Task<IdentityRecord> CreateIdentityAsync(IGrainFactory grains, string state = IdentityRecord.StateActive)
     {
         var id = Guid.NewGuid();
-        var result = await grains.GetGrain<IIdentityGrain>(id).CreateAsync(new IdentityDraft
+        var result = await grains.GetGrain<IIdentityGrain>(id).CreateAsync(DraftFor(id, state));
+        Assert.Equal(IdentityWriteOutcome.Written, result.Outcome);
+        return result.Identity!;
+    }
+
+    /// <summary>The draft <see cref="CreateIdentityAsync"/> uses: traits with an email made from the id, which is also its identifier.</summary>
+    public static IdentityDraft DraftFor(Guid id, string state = IdentityRecord.StateActive, string? email = null)
+    {
+        email ??= $"{id:N}@example.test";
+        return new IdentityDraft
         {
             SchemaId = "default",
             State = state,
-            Traits = $$"""{"email":"{{id:N}}@example.test"}""",
+            Traits = $$"""{"email":"{{email}}"}""",
             MetadataPublic = """{"plan":"free"}""",
             MetadataAdmin = """{"secret_note":"admins only"}""",
-        });
-        Assert.Equal(IdentityCreateOutcome.Created, result.Outcome);
-        return result.Identity!;
+            Identifiers = [email],
+        };
     }
 
     /// <summary>Issues a session for <paramref name="identityId"/> under a fresh token.</summary>

@@ -9,6 +9,8 @@ public sealed class SqliteStoreTests : IAsyncLifetime
 {
     private static readonly DateTimeOffset T0 = new(2030, 1, 2, 3, 4, 5, TimeSpan.Zero);
 
+    private static readonly IdentityCredentials NoCredentials = new();
+
     private readonly TempDirectory _folder = new();
     private SqliteStore _store = null!;
     private IReadOnlyList<int> _firstMigration = [];
@@ -68,7 +70,7 @@ public sealed class SqliteStoreTests : IAsyncLifetime
             UpdatedAt = T0.AddTicks(9_999_990), // .999999
         };
 
-        Assert.True(await _store.InsertIdentityAsync(identity));
+        Assert.Equal(IdentityWriteOutcome.Written, await _store.InsertIdentityAsync(identity, NoCredentials));
         var read = await _store.FindIdentityAsync(identity.Id);
 
         Assert.NotNull(read);
@@ -99,7 +101,7 @@ public sealed class SqliteStoreTests : IAsyncLifetime
             UpdatedAt = T0,
         };
 
-        Assert.True(await _store.InsertIdentityAsync(identity));
+        Assert.Equal(IdentityWriteOutcome.Written, await _store.InsertIdentityAsync(identity, NoCredentials));
 
         Assert.Equal(identity, await _store.FindIdentityAsync(identity.Id));
     }
@@ -115,7 +117,7 @@ public sealed class SqliteStoreTests : IAsyncLifetime
             CreatedAt = precise, UpdatedAt = precise,
         };
 
-        Assert.True(await _store.InsertIdentityAsync(identity));
+        Assert.Equal(IdentityWriteOutcome.Written, await _store.InsertIdentityAsync(identity, NoCredentials));
         var read = await _store.FindIdentityAsync(identity.Id);
 
         Assert.NotNull(read);
@@ -130,18 +132,18 @@ public sealed class SqliteStoreTests : IAsyncLifetime
         Assert.Null(await _store.FindIdentityAsync(Guid.NewGuid()));
     }
 
-    /// <summary>A second identity with a taken external id, or a taken id, is refused with false.</summary>
+    /// <summary>A second identity with a taken external id, or a taken id, is refused with the outcome that says which.</summary>
     [Fact]
     public async Task Identity_with_a_taken_external_id_or_id_is_refused()
     {
         var first = NewIdentity(externalId: "crm-1");
-        Assert.True(await _store.InsertIdentityAsync(first));
+        Assert.Equal(IdentityWriteOutcome.Written, await _store.InsertIdentityAsync(first, NoCredentials));
 
-        Assert.False(await _store.InsertIdentityAsync(NewIdentity(externalId: "crm-1")));
-        Assert.False(await _store.InsertIdentityAsync(first with { ExternalId = "crm-2" }));
+        Assert.Equal(IdentityWriteOutcome.ExternalIdTaken, await _store.InsertIdentityAsync(NewIdentity(externalId: "crm-1"), NoCredentials));
+        Assert.Equal(IdentityWriteOutcome.IdTaken, await _store.InsertIdentityAsync(first with { ExternalId = "crm-2" }, NoCredentials));
         // Several identities without an external id are fine.
-        Assert.True(await _store.InsertIdentityAsync(NewIdentity(externalId: null)));
-        Assert.True(await _store.InsertIdentityAsync(NewIdentity(externalId: null)));
+        Assert.Equal(IdentityWriteOutcome.Written, await _store.InsertIdentityAsync(NewIdentity(externalId: null), NoCredentials));
+        Assert.Equal(IdentityWriteOutcome.Written, await _store.InsertIdentityAsync(NewIdentity(externalId: null), NoCredentials));
         Assert.Equal(first, await _store.FindIdentityAsync(first.Id));
     }
 
@@ -150,7 +152,7 @@ public sealed class SqliteStoreTests : IAsyncLifetime
     public async Task Session_round_trips_field_by_field()
     {
         var identity = NewIdentity();
-        Assert.True(await _store.InsertIdentityAsync(identity));
+        Assert.Equal(IdentityWriteOutcome.Written, await _store.InsertIdentityAsync(identity, NoCredentials));
         var session = NewSession(identity.Id, SessionChannel.Browser) with
         {
             Aal = AuthenticatorAssurance.Aal2,
@@ -183,7 +185,7 @@ public sealed class SqliteStoreTests : IAsyncLifetime
     public async Task Session_channel_and_revocation_round_trip()
     {
         var identity = NewIdentity();
-        Assert.True(await _store.InsertIdentityAsync(identity));
+        Assert.Equal(IdentityWriteOutcome.Written, await _store.InsertIdentityAsync(identity, NoCredentials));
         var api = NewSession(identity.Id, SessionChannel.Api);
         var revoked = NewSession(identity.Id, SessionChannel.Browser) with { Revoked = true };
 
@@ -205,7 +207,7 @@ public sealed class SqliteStoreTests : IAsyncLifetime
     public async Task Session_lookups_by_key_and_by_id()
     {
         var identity = NewIdentity();
-        Assert.True(await _store.InsertIdentityAsync(identity));
+        Assert.Equal(IdentityWriteOutcome.Written, await _store.InsertIdentityAsync(identity, NoCredentials));
         var session = NewSession(identity.Id, SessionChannel.Api);
         await _store.InsertSessionAsync(session);
 
@@ -219,7 +221,7 @@ public sealed class SqliteStoreTests : IAsyncLifetime
     public async Task Revoke_session_answers_whether_the_session_exists()
     {
         var identity = NewIdentity();
-        Assert.True(await _store.InsertIdentityAsync(identity));
+        Assert.Equal(IdentityWriteOutcome.Written, await _store.InsertIdentityAsync(identity, NoCredentials));
         var session = NewSession(identity.Id, SessionChannel.Api);
         var other = NewSession(identity.Id, SessionChannel.Api);
         await _store.InsertSessionAsync(session);
