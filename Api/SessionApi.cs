@@ -7,6 +7,8 @@ using OrleansSessions.Api.Configuration;
 using OrleansSessions.Api.Credentials;
 using OrleansSessions.Api.Errors;
 using OrleansSessions.Api.Identities;
+using OrleansSessions.Api.Login;
+using OrleansSessions.Api.Logout;
 using OrleansSessions.Api.Sessions;
 using OrleansSessions.Api.Surfaces;
 using OrleansSessions.Json;
@@ -31,6 +33,8 @@ public static class SessionApi
         services.AddOptions<Argon2Settings>().Bind(configuration.GetSection(Argon2Settings.Section));
         services.AddSingleton<PasswordHasher>();
         services.AddSingleton<TotpCodes>();
+        services.AddIdentities(configuration);
+        services.AddLoginApi(configuration);
         services.TryAddEnumerable(ServiceDescriptor.Singleton<MatcherPolicy, SurfaceMatcherPolicy>());
         services.AddProblemDetails();
         return services;
@@ -43,11 +47,15 @@ public static class SessionApi
         app.UseStatusCodePages(context => OryError.ForStatus(context.HttpContext.Response.StatusCode).WriteAsync(context.HttpContext));
         app.Use(AddAdminPrefix);
         app.UseRouting();
+        app.UseRateLimiter();
 
         app.MapGet("/health/alive", () => TypedResults.Ok(new { status = "ok" }));
         app.MapGet("/health/ready", () => TypedResults.Ok(new { status = "ok" }));
 
         app.MapWhoamiApi().OnSurface(ApiSurface.Public);
+        app.MapIdentitySchemasApi().OnSurface(ApiSurface.Public);
+        app.MapLoginApi().OnSurface(ApiSurface.Public);
+        app.MapLogoutApi().OnSurface(ApiSurface.Public);
 
         var admin = app.MapGroup("/admin").OnSurface(ApiSurface.Admin);
         admin.MapIdentitiesAdminApi();

@@ -14,6 +14,10 @@ public sealed record OryError(int Code, string Message)
     public string? Reason { get; init; }
     /// <summary>Where a browser should go to resolve the error; written in <c>details</c> and beside <c>error</c>, as Kratos.</summary>
     public string? RedirectBrowserTo { get; init; }
+    /// <summary>More members of <c>details</c> (string values), such as the hint of a CSRF violation.</summary>
+    public IReadOnlyDictionary<string, string>? Details { get; init; }
+    /// <summary>Members written beside <c>error</c> (Kratos's expired-flow error carries <c>expired_at</c>, <c>since</c>, <c>use_flow_id</c>).</summary>
+    public Action<Utf8JsonWriter>? WriteBeside { get; init; }
 
     public OryError WithReason(string reason) => this with { Reason = reason };
 
@@ -67,16 +71,21 @@ public sealed record OryError(int Code, string Message)
         w.WriteString("status", ReasonPhrases.GetReasonPhrase(Code));
         if (RequestId(context) is { } request) w.WriteString("request", request);
         if (Reason is not null) w.WriteString("reason", Reason);
-        if (RedirectBrowserTo is not null)
+        if (RedirectBrowserTo is not null || Details is not null)
         {
             w.WriteStartObject("details");
-            w.WriteString("redirect_browser_to", RedirectBrowserTo);
+            if (RedirectBrowserTo is not null)
+                w.WriteString("redirect_browser_to", RedirectBrowserTo);
+            if (Details is not null)
+                foreach (var (name, value) in Details)
+                    w.WriteString(name, value);
             w.WriteEndObject();
         }
         w.WriteString("message", Message);
         w.WriteEndObject();
         if (RedirectBrowserTo is not null)
             w.WriteString("redirect_browser_to", RedirectBrowserTo);
+        WriteBeside?.Invoke(w);
         w.WriteEndObject();
     }
 

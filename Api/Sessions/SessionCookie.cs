@@ -64,14 +64,7 @@ public sealed class SessionCookie(IDataProtectionProvider protection, IOptions<S
     /// <summary>Adds the Set-Cookie for a session: HttpOnly, SameSite, Path, Secure unless dev mode, Max-Age until expiry.</summary>
     public void Append(HttpResponse response, string value, DateTimeOffset expiresAt, DateTimeOffset now)
     {
-        var cookie = new CookieOptions
-        {
-            HttpOnly = true,
-            Path = _options.Path,
-            Domain = string.IsNullOrEmpty(_options.Domain) ? null : _options.Domain,
-            Secure = _options.Secure ?? !dev.Enabled,
-            SameSite = Enum.TryParse<SameSiteMode>(_options.SameSite, ignoreCase: true, out var mode) ? mode : SameSiteMode.Lax,
-        };
+        var cookie = Attributes();
         if (_options.Persistent)
         {
             cookie.MaxAge = expiresAt > now ? expiresAt - now : TimeSpan.Zero;
@@ -79,4 +72,22 @@ public sealed class SessionCookie(IDataProtectionProvider protection, IOptions<S
         }
         response.Cookies.Append(_options.Name, value, cookie);
     }
+
+    /// <summary>Tells the browser to drop the cookie (logout): empty value, <c>Max-Age=0</c>, <c>Expires</c> in 1970, as Kratos.</summary>
+    public void Expire(HttpResponse response)
+    {
+        var cookie = Attributes();
+        cookie.MaxAge = TimeSpan.Zero;
+        cookie.Expires = DateTimeOffset.FromUnixTimeSeconds(1);
+        response.Cookies.Append(_options.Name, "", cookie);
+    }
+
+    private CookieOptions Attributes() => new()
+    {
+        HttpOnly = true,
+        Path = _options.Path,
+        Domain = string.IsNullOrEmpty(_options.Domain) ? null : _options.Domain,
+        Secure = _options.Secure ?? !dev.Enabled,
+        SameSite = Enum.TryParse<SameSiteMode>(_options.SameSite, ignoreCase: true, out var mode) ? mode : SameSiteMode.Lax,
+    };
 }

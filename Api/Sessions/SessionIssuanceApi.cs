@@ -24,7 +24,7 @@ public static class SessionIssuanceApi
     }.ToFrozenSet(StringComparer.Ordinal);
 
     private static readonly TimeSpan LongestLifespan = TimeSpan.FromDays(3650);
-    private const int MaxUserAgentBytes = 512;
+    internal const int MaxUserAgentBytes = 512;
 
     public static RouteGroupBuilder MapSessionIssuanceApi(this RouteGroupBuilder admin)
     {
@@ -200,7 +200,7 @@ public static class SessionIssuanceApi
     private static string DefaultLevel(string method) =>
         method is "totp" or "lookup_secret" ? AuthenticatorAssurance.Aal2 : AuthenticatorAssurance.Aal1;
 
-    private static string TruncateUtf8(string value, int maxBytes)
+    internal static string TruncateUtf8(string value, int maxBytes)
     {
         if (Encoding.UTF8.GetByteCount(value) <= maxBytes)
             return value;

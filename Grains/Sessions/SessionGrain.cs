@@ -54,14 +54,22 @@ public sealed class SessionGrain(ISessionStore store, TimeProvider clock, IOptio
     public async Task<SessionView?> GetAsync()
     {
         await EnsureLoadedAsync();
-        return _session is null ? null : new SessionView { Session = _session, Identity = _identity };
+        if (_session is null)
+        {
+            this.DeactivateOnIdle();
+            return null;
+        }
+        return new SessionView { Session = _session, Identity = _identity };
     }
 
     public async Task<bool> RevokeAsync()
     {
         await EnsureLoadedAsync();
         if (_session is not { } session)
+        {
+            this.DeactivateOnIdle();
             return false;
+        }
         if (session.Revoked)
             return true;
         var now = Rfc3339.Truncate(clock.GetUtcNow());

@@ -162,13 +162,14 @@ public sealed class MalformedInputTests(DevNodeFixture fixture) : IClassFixture<
             };
             return From(await Answer.ReadAsync(await node.Http.SendAsync(request)));
         }),
-        ["identity: credentials import"] = CreateIdentity(BadRequest, """{"schema_id":"default","traits":{},"credentials":{"password":{"config":{"password":"x"}}}}"""),
+        ["identity: unsupported credentials import"] = CreateIdentity(BadRequest, """{"schema_id":"default","traits":{"email":"oidc@example.com"},"credentials":{"oidc":{"config":{"providers":[]}}}}"""),
         ["identity: duplicate external_id"] = new(new Expect(409, true), async node =>
         {
-            var body = $$"""{"schema_id":"default","traits":{},"external_id":"ext-{{Guid.NewGuid():N}}"}""";
-            var first = await node.SendForAnswerAsync(HttpMethod.Post, node.Admin("/admin/identities"), body);
+            var externalId = $"ext-{Guid.NewGuid():N}";
+            string Body() => $$"""{"schema_id":"default","traits":{"email":"{{Guid.NewGuid():N}}@example.com"},"external_id":"{{externalId}}" }""";
+            var first = await node.SendForAnswerAsync(HttpMethod.Post, node.Admin("/admin/identities"), Body());
             Assert.Equal(HttpStatusCode.Created, first.Status);
-            return From(await node.SendForAnswerAsync(HttpMethod.Post, node.Admin("/admin/identities"), body));
+            return From(await node.SendForAnswerAsync(HttpMethod.Post, node.Admin("/admin/identities"), Body()));
         }),
         ["identity: body over 1 MB"] = TooLarge(_ => Task.FromResult("/admin/identities")),
         ["identity: id not a UUID"] = Admin(BadRequest, HttpMethod.Get, "/admin/identities/not-a-uuid"),

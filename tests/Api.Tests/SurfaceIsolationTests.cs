@@ -68,7 +68,7 @@ public sealed class SurfaceIsolationTests(DevNodeFixture fixture) : IClassFixtur
     [Fact]
     public async Task Admin_port_answers_its_routes_without_the_admin_prefix_as_Kratos()
     {
-        var created = await _node.SendForAnswerAsync(HttpMethod.Post, _node.Admin("/identities"), """{"schema_id":"default","traits":{}}""");
+        var created = await _node.SendForAnswerAsync(HttpMethod.Post, _node.Admin("/identities"), $$$"""{"schema_id":"default","traits":{"email":"{{{Guid.NewGuid():N}}}@example.com"}}""");
         Assert.Equal(HttpStatusCode.Created, created.Status);
         var id = created.Json.GetProperty("id").GetGuid();
         var read = await _node.SendForAnswerAsync(HttpMethod.Get, _node.Admin($"/identities/{id}"));

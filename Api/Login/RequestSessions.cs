@@ -1,0 +1,28 @@
+using OrleansSessions.Api.Sessions;
+
+namespace OrleansSessions.Api.Login;
+
+/// <summary>The active session a request carries, with the credential it was presented through.</summary>
+public sealed record CurrentSession(PresentedCredential Credential, SessionRecord Session, IdentityRecord Identity);
+
+/// <summary>
+/// Finds the session of a self-service request. A flow only counts the carrier of its own kind: the
+/// token headers for API flows, the cookie for browser flows (the isolation DESIGN.md asks for).
+/// </summary>
+public sealed class RequestSessions(SessionCredentials credentials, IGrainFactory grains, TimeProvider clock)
+{
+    public async Task<CurrentSession?> FindAsync(HttpRequest request, SessionChannel carrier)
+    {
+        if (!credentials.TryRead(request, out var credential) || credential.Carrier != carrier)
+            return null;
+        var grain = grains.GetGrain<ISessionGrain>(credential.LookupKey);
+        // The grain's own whoami decides "active" (and lets an unknown key leave memory at once).
+        var answer = await grain.WhoamiAsync(credential.Carrier, requireHighestAal: false);
+        if (answer.Outcome != WhoamiOutcome.Active)
+            return null;
+        var view = await grain.GetAsync();
+        if (view?.Identity is not { } identity || !view.Session.IsActiveAt(clock.GetUtcNow(), identity))
+            return null;
+        return new CurrentSession(credential, view.Session, identity);
+    }
+}
