@@ -104,7 +104,9 @@ public sealed class SessionGrain(ISessionStore store, TimeProvider clock, IOptio
     {
         if (_session is { } session)
         {
-            if (identity is null || _identity is null || identity.Version >= _identity.Version)
+            if (identity is null)
+                Forget(); // a deleted identity takes its sessions with it
+            else if (_identity is null || identity.Version >= _identity.Version)
                 Hold(session, identity);
         }
         else
@@ -123,8 +125,20 @@ public sealed class SessionGrain(ISessionStore store, TimeProvider clock, IOptio
         if (session is null)
             return;
         var identity = await GrainFactory.GetGrain<IIdentityGrain>(session.IdentityId).GetAsync();
-        var (told, toldIdentity) = Newest(_toldWhileLoading, identity);
-        Hold(session, told ? toldIdentity : identity);
+        var (_, newest) = Newest(_toldWhileLoading, identity);
+        if (newest is null)
+            Forget();
+        else
+            Hold(session, newest);
+    }
+
+    /// <summary>The session no longer exists (its identity was deleted): hold nothing and leave memory.</summary>
+    private void Forget()
+    {
+        _session = null;
+        _identity = null;
+        _active = WhoamiAnswer.Unauthorized;
+        this.DeactivateOnIdle();
     }
 
     /// <summary>Of an identity told earlier and another copy, the one to hold: a deletion wins, then the higher version.</summary>

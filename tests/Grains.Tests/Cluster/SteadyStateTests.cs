@@ -89,10 +89,52 @@ public sealed class SteadyStateTests : IAsyncLifetime
         Assert.Null(_cluster.HostOf(_cluster.Grains(1), lookupKey));
     }
 
+    /// <summary>
+    /// An identity change loads no session that is not in memory (it only tells those that are), renders the held
+    /// session's JSON once, and the whoamis after it read nothing from the store.
+    /// </summary>
+    [Fact]
+    public async Task An_identity_change_loads_no_session_and_renders_the_held_one_once()
+    {
+        var identity = await SessionCluster.CreateIdentityAsync(_cluster.Grains(0));
+        var held = await SessionCluster.IssueAsync(_cluster.Grains(0), identity.Id, SessionChannel.Api);
+        var evicted = new List<IssuedSession>();
+        for (var i = 0; i < 4; i++)
+        {
+            var issued = await SessionCluster.IssueAsync(_cluster.Grains(i % 2), identity.Id, SessionChannel.Api);
+            await _cluster.Cluster.DeactivateAsync(_cluster.Grains(0).GetGrain<ISessionGrain>(issued.LookupKey));
+            evicted.Add(issued);
+        }
+        var host = _cluster.HostOf(_cluster.Grains(0), held.LookupKey)!;
+        var local = SessionCluster.Grains(_cluster.Cluster.Silos.Single(s => s.SiloAddress.Equals(host)));
+        var remote = SessionCluster.Grains(_cluster.Cluster.Silos.Single(s => !s.SiloAddress.Equals(host)));
+        var lookupsBefore = _counting.LookupReads;
+        const string traits = """{"email":"steady@example.test"}""";
+
+        var updated = await remote.GetGrain<IIdentityGrain>(identity.Id).UpdateAsync(SessionCluster.DraftFor(identity.Id) with { Traits = traits });
+
+        Assert.Equal(IdentityWriteOutcome.Written, updated.Outcome);
+        Assert.Equal(lookupsBefore, _counting.LookupReads);
+        var readsBefore = _counting.Reads;
+        var first = await local.GetGrain<ISessionGrain>(held.LookupKey).WhoamiAsync(SessionChannel.Api, false);
+        Assert.Equal(traits, Answers.TraitsOf(first));
+        for (var i = 0; i < 50; i++)
+        {
+            Assert.Same(first.Body, (await local.GetGrain<ISessionGrain>(held.LookupKey).WhoamiAsync(SessionChannel.Api, false)).Body);
+            Assert.Equal(first.Body, (await remote.GetGrain<ISessionGrain>(held.LookupKey).WhoamiAsync(SessionChannel.Api, false)).Body);
+        }
+        Assert.Equal(readsBefore, _counting.Reads);
+        // The evicted ones are read once each when next looked up, and answer the new traits.
+        foreach (var issued in evicted)
+            Assert.Equal(traits, Answers.TraitsOf(await remote.GetGrain<ISessionGrain>(issued.LookupKey).WhoamiAsync(SessionChannel.Api, false)));
+        Assert.Equal(lookupsBefore + evicted.Count, _counting.LookupReads);
+    }
+
     /// <summary>Counts the reads that reach the real store; every member delegates to it.</summary>
     private sealed class CountingStore : ISessionStore, IIdentityStore
     {
         private int _sessionReads;
+        private int _lookupReads;
         private int _identityReads;
 
         public SqliteStore Inner { get; set; } = null!;
@@ -100,6 +142,9 @@ public sealed class SteadyStateTests : IAsyncLifetime
         public int SessionReads => Volatile.Read(ref _sessionReads);
 
         public int Reads => SessionReads + Volatile.Read(ref _identityReads);
+
+        /// <summary>Reads of a session by its lookup key: what a session grain does to load.</summary>
+        public int LookupReads => Volatile.Read(ref _lookupReads);
 
         private T SessionRead<T>(T read)
         {
@@ -115,8 +160,11 @@ public sealed class SteadyStateTests : IAsyncLifetime
 
         public Task InsertSessionAsync(SessionRecord session, CancellationToken ct = default) => Inner.InsertSessionAsync(session, ct);
 
-        public Task<SessionRecord?> FindSessionByLookupKeyAsync(string lookupKey, CancellationToken ct = default) =>
-            SessionRead(Inner.FindSessionByLookupKeyAsync(lookupKey, ct));
+        public Task<SessionRecord?> FindSessionByLookupKeyAsync(string lookupKey, CancellationToken ct = default)
+        {
+            Interlocked.Increment(ref _lookupReads);
+            return SessionRead(Inner.FindSessionByLookupKeyAsync(lookupKey, ct));
+        }
 
         public Task<string?> FindLookupKeyAsync(Guid sessionId, CancellationToken ct = default) =>
             SessionRead(Inner.FindLookupKeyAsync(sessionId, ct));

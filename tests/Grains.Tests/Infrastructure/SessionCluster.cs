@@ -39,6 +39,9 @@ public sealed class SessionCluster : IAsyncDisposable
 
     public SqliteStore Store { get; }
 
+    /// <summary>The SQLite file behind <see cref="Store"/>, for tests that look at its rows directly.</summary>
+    public string DatabasePath => _folder.File("sessions.db");
+
     public FakeTimeProvider Clock { get; }
 
     public InProcessTestCluster Cluster { get; }

@@ -258,6 +258,275 @@ public sealed class SqliteStoreTests : IAsyncLifetime
         Assert.Equal(_store.ReadKeyRingElements(), new SqliteStore(DatabasePath).ReadKeyRingElements());
     }
 
+    /// <summary>Credentials and identifiers come back as written (identifiers in ordinal order); an update replaces them all.</summary>
+    [Fact]
+    public async Task Credentials_round_trip_and_are_replaced_by_an_update()
+    {
+        var identity = NewIdentity();
+        var credentials = new IdentityCredentials
+        {
+            Identifiers = ["zed@example.test", "ada@example.test"],
+            PasswordHash = "$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA",
+            TotpSecret = "JBSWY3DPEHPK3PXP",
+        };
+
+        Assert.Equal(IdentityWriteOutcome.Written, await _store.InsertIdentityAsync(identity, credentials));
+        var read = await _store.FindCredentialsAsync(identity.Id);
+
+        Assert.NotNull(read);
+        Assert.Equal(new[] { "ada@example.test", "zed@example.test" }, read.Identifiers);
+        Assert.Equal(credentials.PasswordHash, read.PasswordHash);
+        Assert.Equal(credentials.TotpSecret, read.TotpSecret);
+
+        var replaced = new IdentityCredentials { Identifiers = ["new@example.test"], PasswordHash = "$2a$10$abcdefghijklmnopqrstuv" };
+        Assert.Equal(IdentityWriteOutcome.Written, await _store.UpdateIdentityAsync(identity with { Version = 2, UpdatedAt = T0.AddMinutes(1) }, replaced));
+        read = await _store.FindCredentialsAsync(identity.Id);
+
+        Assert.NotNull(read);
+        Assert.Equal(new[] { "new@example.test" }, read.Identifiers);
+        Assert.Equal(replaced.PasswordHash, read.PasswordHash);
+        Assert.Null(read.TotpSecret);
+        Assert.Null(await _store.FindIdentityIdByIdentifierAsync("ada@example.test"));
+        Assert.Equal(identity.Id, await _store.FindIdentityIdByIdentifierAsync("new@example.test"));
+        Assert.Equal(2, (await _store.FindIdentityAsync(identity.Id))!.Version);
+    }
+
+    /// <summary>An identity without credentials has none: no identifiers, no hash, no secret. An unknown identity has no credentials at all.</summary>
+    [Fact]
+    public async Task Identity_without_credentials_has_empty_credentials()
+    {
+        var identity = NewIdentity();
+        Assert.Equal(IdentityWriteOutcome.Written, await _store.InsertIdentityAsync(identity, NoCredentials));
+
+        var read = await _store.FindCredentialsAsync(identity.Id);
+
+        Assert.NotNull(read);
+        Assert.Empty(read.Identifiers);
+        Assert.Null(read.PasswordHash);
+        Assert.Null(read.TotpSecret);
+        Assert.Null(await _store.FindCredentialsAsync(Guid.NewGuid()));
+    }
+
+    /// <summary>
+    /// Identifiers are unique across identities: an insert or update that would share one is refused with
+    /// IdentifierTaken and writes nothing of itself; the same identifier twice in one identity is fine.
+    /// </summary>
+    [Fact]
+    public async Task Identifiers_are_unique_across_identities()
+    {
+        var first = NewIdentity();
+        Assert.Equal(IdentityWriteOutcome.Written, await _store.InsertIdentityAsync(first, new IdentityCredentials { Identifiers = ["a@example.test", "a@example.test"] }));
+        var second = NewIdentity();
+        var third = NewIdentity();
+        Assert.Equal(IdentityWriteOutcome.Written, await _store.InsertIdentityAsync(third, new IdentityCredentials { Identifiers = ["c@example.test"], PasswordHash = "h3" }));
+
+        Assert.Equal(IdentityWriteOutcome.IdentifierTaken,
+            await _store.InsertIdentityAsync(second, new IdentityCredentials { Identifiers = ["b@example.test", "a@example.test"], PasswordHash = "h2" }));
+        Assert.Equal(IdentityWriteOutcome.IdentifierTaken,
+            await _store.UpdateIdentityAsync(third with { Traits = """{"changed":true}""", Version = 9 }, new IdentityCredentials { Identifiers = ["a@example.test"] }));
+
+        Assert.Null(await _store.FindIdentityAsync(second.Id));
+        Assert.Null(await _store.FindIdentityIdByIdentifierAsync("b@example.test"));
+        Assert.Equal(first.Id, await _store.FindIdentityIdByIdentifierAsync("a@example.test"));
+        Assert.Equal(new[] { "a@example.test" }, (await _store.FindCredentialsAsync(first.Id))!.Identifiers);
+        // The refused update left the third identity, its hash and its identifier as they were.
+        Assert.Equal(third, await _store.FindIdentityAsync(third.Id));
+        var thirdCredentials = await _store.FindCredentialsAsync(third.Id);
+        Assert.Equal(new[] { "c@example.test" }, thirdCredentials!.Identifiers);
+        Assert.Equal("h3", thirdCredentials.PasswordHash);
+        Assert.Equal(0L, await SqliteRows.ScalarAsync(DatabasePath, "SELECT COUNT(*) FROM identity_credentials WHERE identity_id = $id", ("$id", second.Id.ToString())));
+    }
+
+    /// <summary>Updating an identity that does not exist answers NotFound and writes nothing.</summary>
+    [Fact]
+    public async Task Update_of_an_unknown_identity_is_NotFound()
+    {
+        var identity = NewIdentity();
+
+        Assert.Equal(IdentityWriteOutcome.NotFound, await _store.UpdateIdentityAsync(identity, new IdentityCredentials { Identifiers = ["x@example.test"] }));
+
+        Assert.Null(await _store.FindIdentityAsync(identity.Id));
+        Assert.Null(await _store.FindIdentityIdByIdentifierAsync("x@example.test"));
+        Assert.Equal((0L, 0L, 0L, 0L), await SqliteRows.RowsOfIdentityAsync(DatabasePath, identity.Id));
+    }
+
+    /// <summary>Deleting an identity takes its credentials, identifiers and sessions with it, and nothing of anyone else's.</summary>
+    [Fact]
+    public async Task Delete_identity_cascades_to_sessions_and_credentials()
+    {
+        var doomed = NewIdentity();
+        var other = NewIdentity();
+        Assert.Equal(IdentityWriteOutcome.Written, await _store.InsertIdentityAsync(doomed, new IdentityCredentials { Identifiers = ["d@example.test"], PasswordHash = "h", TotpSecret = "s" }));
+        Assert.Equal(IdentityWriteOutcome.Written, await _store.InsertIdentityAsync(other, new IdentityCredentials { Identifiers = ["o@example.test"], PasswordHash = "h" }));
+        var sessions = new[] { NewSession(doomed.Id, SessionChannel.Api), NewSession(doomed.Id, SessionChannel.Browser) with { Revoked = true } };
+        foreach (var session in sessions)
+            await _store.InsertSessionAsync(session);
+        var kept = NewSession(other.Id, SessionChannel.Api);
+        await _store.InsertSessionAsync(kept);
+        Assert.Equal((1L, 1L, 1L, 2L), await SqliteRows.RowsOfIdentityAsync(DatabasePath, doomed.Id));
+
+        Assert.True(await _store.DeleteIdentityAsync(doomed.Id));
+
+        Assert.Equal((0L, 0L, 0L, 0L), await SqliteRows.RowsOfIdentityAsync(DatabasePath, doomed.Id));
+        Assert.Null(await _store.FindIdentityAsync(doomed.Id));
+        Assert.Null(await _store.FindCredentialsAsync(doomed.Id));
+        Assert.Null(await _store.FindIdentityIdByIdentifierAsync("d@example.test"));
+        foreach (var session in sessions)
+        {
+            Assert.Null(await _store.FindSessionByLookupKeyAsync(session.LookupKey));
+            Assert.Null(await _store.FindLookupKeyAsync(session.Id));
+        }
+        Assert.False(await _store.DeleteIdentityAsync(doomed.Id));
+        Assert.False(await _store.DeleteIdentityAsync(Guid.NewGuid()));
+        Assert.Equal((1L, 1L, 1L, 1L), await SqliteRows.RowsOfIdentityAsync(DatabasePath, other.Id));
+        Cluster.SessionClusterTests.AssertSameSession(kept, (await _store.FindSessionByLookupKeyAsync(kept.LookupKey))!);
+    }
+
+    /// <summary>Live lookup keys are the identity's sessions that are neither revoked nor expired (expires_at == now is expired).</summary>
+    [Fact]
+    public async Task ListLiveLookupKeys_excludes_revoked_and_expired_sessions()
+    {
+        var identity = NewIdentity();
+        var other = NewIdentity();
+        Assert.Equal(IdentityWriteOutcome.Written, await _store.InsertIdentityAsync(identity, NoCredentials));
+        Assert.Equal(IdentityWriteOutcome.Written, await _store.InsertIdentityAsync(other, NoCredentials));
+        var now = T0.AddHours(5).AddTicks(120);
+        var live = NewSession(identity.Id, SessionChannel.Api) with { ExpiresAt = now.AddTicks(10) };
+        var liveBrowser = NewSession(identity.Id, SessionChannel.Browser);
+        var revoked = NewSession(identity.Id, SessionChannel.Api) with { Revoked = true };
+        var revokedLater = NewSession(identity.Id, SessionChannel.Api);
+        var expired = NewSession(identity.Id, SessionChannel.Api) with { ExpiresAt = now.AddTicks(-10) };
+        var expiringNow = NewSession(identity.Id, SessionChannel.Api) with { ExpiresAt = now };
+        var someoneElses = NewSession(other.Id, SessionChannel.Api);
+        foreach (var session in new[] { live, liveBrowser, revoked, revokedLater, expired, expiringNow, someoneElses })
+            await _store.InsertSessionAsync(session);
+        Assert.True(await _store.RevokeSessionAsync(revokedLater.Id, now));
+
+        var keys = await _store.ListLiveLookupKeysAsync(identity.Id, now);
+
+        Assert.Equal(new[] { live.LookupKey, liveBrowser.LookupKey }.Order(StringComparer.Ordinal), keys.Order(StringComparer.Ordinal));
+        Assert.Equal(new[] { someoneElses.LookupKey }, await _store.ListLiveLookupKeysAsync(other.Id, now));
+        Assert.Empty(await _store.ListLiveLookupKeysAsync(Guid.NewGuid(), now));
+        // Once the clock passes the last expiry nothing is live.
+        Assert.Equal(new[] { liveBrowser.LookupKey }, await _store.ListLiveLookupKeysAsync(identity.Id, now.AddTicks(10)));
+    }
+
+    /// <summary>A re-authentication writes the AAL, methods, authenticated_at, expires_at and updated_at, and nothing else.</summary>
+    [Fact]
+    public async Task UpdateSessionAuthentication_writes_the_authentication_and_nothing_else()
+    {
+        var identity = NewIdentity();
+        Assert.Equal(IdentityWriteOutcome.Written, await _store.InsertIdentityAsync(identity, NoCredentials));
+        var session = NewSession(identity.Id, SessionChannel.Browser);
+        var other = NewSession(identity.Id, SessionChannel.Browser);
+        await _store.InsertSessionAsync(session);
+        await _store.InsertSessionAsync(other);
+        var at = T0.AddHours(2).AddTicks(30);
+        var reauthenticated = session with
+        {
+            Aal = AuthenticatorAssurance.Aal2,
+            AuthenticationMethods = session.AuthenticationMethods.Add(new AuthenticationMethod { Method = "totp", Aal = AuthenticatorAssurance.Aal2, CompletedAt = at }),
+            AuthenticatedAt = at,
+            ExpiresAt = at.AddDays(1),
+            UpdatedAt = at,
+        };
+
+        Assert.True(await _store.UpdateSessionAuthenticationAsync(reauthenticated with
+        {
+            // Not part of a re-authentication: ignored.
+            Revoked = true, Channel = SessionChannel.Api, IssuedAt = at, CreatedAt = at, Devices = [],
+        }));
+
+        Cluster.SessionClusterTests.AssertSameSession(reauthenticated, (await _store.FindSessionByLookupKeyAsync(session.LookupKey))!);
+        Cluster.SessionClusterTests.AssertSameSession(other, (await _store.FindSessionByLookupKeyAsync(other.LookupKey))!);
+        Assert.False(await _store.UpdateSessionAuthenticationAsync(NewSession(identity.Id, SessionChannel.Api)));
+    }
+
+    /// <summary>The available AAL is derived from the TOTP secret: aal2 with one, aal1 without; for a single identity and in a listing.</summary>
+    [Fact]
+    public async Task Available_aal_follows_the_totp_secret()
+    {
+        var identity = NewIdentity();
+        Assert.Equal(IdentityWriteOutcome.Written, await _store.InsertIdentityAsync(identity, new IdentityCredentials { PasswordHash = "h" }));
+        Assert.Equal(AuthenticatorAssurance.Aal1, (await _store.FindIdentityAsync(identity.Id))!.AvailableAal);
+
+        // The record's own AvailableAal is not what is stored: the credentials decide.
+        Assert.Equal(IdentityWriteOutcome.Written, await _store.UpdateIdentityAsync(identity with { AvailableAal = AuthenticatorAssurance.Aal1 },
+            new IdentityCredentials { PasswordHash = "h", TotpSecret = "JBSWY3DPEHPK3PXP" }));
+        Assert.Equal(AuthenticatorAssurance.Aal2, (await _store.FindIdentityAsync(identity.Id))!.AvailableAal);
+        Assert.Equal(AuthenticatorAssurance.Aal2, (await _store.ListIdentitiesAsync(10, null)).Single(i => i.Id == identity.Id).AvailableAal);
+
+        Assert.Equal(IdentityWriteOutcome.Written, await _store.UpdateIdentityAsync(identity with { AvailableAal = AuthenticatorAssurance.Aal2 },
+            new IdentityCredentials { PasswordHash = "h" }));
+        Assert.Equal(AuthenticatorAssurance.Aal1, (await _store.FindIdentityAsync(identity.Id))!.AvailableAal);
+        Assert.Equal(AuthenticatorAssurance.Aal1, (await _store.ListIdentitiesAsync(10, null)).Single(i => i.Id == identity.Id).AvailableAal);
+    }
+
+    /// <summary>Listing pages through identities in id order, each exactly once.</summary>
+    [Fact]
+    public async Task ListIdentities_pages_in_id_order()
+    {
+        var ids = new List<Guid>();
+        for (var i = 0; i < 7; i++)
+        {
+            var identity = NewIdentity();
+            Assert.Equal(IdentityWriteOutcome.Written, await _store.InsertIdentityAsync(identity, NoCredentials));
+            ids.Add(identity.Id);
+        }
+
+        var seen = new List<Guid>();
+        Guid? after = null;
+        for (IReadOnlyList<IdentityRecord> page; (page = await _store.ListIdentitiesAsync(3, after)).Count > 0; after = page[^1].Id)
+        {
+            Assert.True(page.Count <= 3);
+            seen.AddRange(page.Select(i => i.Id));
+            Assert.True(seen.Count <= ids.Count, "paging repeats identities");
+        }
+
+        Assert.Equal(ids.Select(i => i.ToString()).Order(StringComparer.Ordinal), seen.Select(i => i.ToString()));
+    }
+
+    /// <summary>
+    /// A database at version 1 (made before credentials existed) gets migration 0002 exactly once: existing
+    /// identities get version 1 and no credentials, and keep working.
+    /// </summary>
+    [Fact]
+    public async Task Migration_0002_upgrades_a_version_1_database_once()
+    {
+        var path = _folder.File("v1.db");
+        var initial = Migration.For("sqlite").Single(m => m.Version == 1);
+        var id = Guid.NewGuid();
+        await using (var connection = new SqliteConnection($"Data Source={path};Pooling=False"))
+        {
+            await connection.OpenAsync();
+            await using var command = connection.CreateCommand();
+            command.CommandText = $"""
+                CREATE TABLE schema_migrations (version INTEGER NOT NULL PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL);
+                {initial.Sql}
+                INSERT INTO schema_migrations (version, name, applied_at) VALUES (1, '{initial.Name}', 0);
+                INSERT INTO identities (id, schema_id, state, traits, created_at, updated_at) VALUES ('{id}', 'default', 'active', '{"{}"}', 1, 1);
+                """;
+            await command.ExecuteNonQueryAsync();
+        }
+        var store = new SqliteStore(path);
+
+        Assert.Equal(new[] { 2 }, await store.MigrateAsync());
+        Assert.Empty(await store.MigrateAsync());
+        Assert.Empty(await new SqliteStore(path).MigrateAsync());
+
+        var identity = await store.FindIdentityAsync(id);
+        Assert.NotNull(identity);
+        Assert.Equal(1, identity.Version);
+        Assert.Equal(AuthenticatorAssurance.Aal1, identity.AvailableAal);
+        var credentials = await store.FindCredentialsAsync(id);
+        Assert.NotNull(credentials);
+        Assert.Empty(credentials.Identifiers);
+        Assert.Null(credentials.PasswordHash);
+        Assert.Equal(new[] { "1", "2" }, await SqliteRows.ColumnAsync(path, "SELECT version FROM schema_migrations ORDER BY version"));
+        Assert.Equal(IdentityWriteOutcome.Written, await store.UpdateIdentityAsync(identity with { Version = 2 }, new IdentityCredentials { Identifiers = ["v1@example.test"] }));
+        Assert.Equal(id, await store.FindIdentityIdByIdentifierAsync("v1@example.test"));
+    }
+
     private static IdentityRecord NewIdentity(string? externalId = null) => new()
     {
         Id = Guid.NewGuid(),

@@ -1,0 +1,187 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using OrleansSessions.Tests.Infrastructure;
+using static OrleansSessions.Tests.Infrastructure.Answers;
+using static OrleansSessions.Tests.Infrastructure.SessionCluster;
+
+namespace OrleansSessions.Tests.Cluster;
+
+/// <summary>
+/// An identity change that reaches a session grain while it is loading its session from the store. The load is
+/// held at the store by a gate, so the change deterministically arrives in the middle of it; the change is sent
+/// straight to the session grain, as a message overtaken by the load's own read of the identity would be.
+/// </summary>
+public sealed class IdentityChangeRaceTests : IAsyncLifetime
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
+
+    private readonly GatedSessionStore _gated = new();
+    private SessionCluster _harness = null!;
+
+    private IGrainFactory SiloA => _harness.Grains(0);
+
+    private IGrainFactory SiloB => _harness.Grains(1);
+
+    public async Task InitializeAsync()
+    {
+        _harness = await StartAsync(silo => silo.Services.Replace(ServiceDescriptor.Singleton<ISessionStore>(_gated)));
+        _gated.Inner = _harness.Store;
+    }
+
+    public async Task DisposeAsync() => await _harness.DisposeAsync();
+
+    /// <summary>A newer identity told while the session loads wins over the older one the load reads.</summary>
+    [Fact]
+    public async Task Newer_identity_told_during_the_load_wins_over_the_one_the_load_reads()
+    {
+        var (identity, issued) = await SessionOutOfMemoryAsync();
+        var newer = identity with { Version = identity.Version + 1, Traits = """{"email":"told@example.test"}""" };
+
+        var answer = await WhoamiWhileToldAsync(issued, newer);
+
+        Assert.Equal(WhoamiOutcome.Active, answer.Outcome);
+        Assert.Equal(newer.Traits, TraitsOf(answer));
+    }
+
+    /// <summary>An older identity told while the session loads loses to the newer one the load reads.</summary>
+    [Fact]
+    public async Task Older_identity_told_during_the_load_loses_to_the_one_the_load_reads()
+    {
+        var (identity, issued) = await SessionOutOfMemoryAsync();
+        var older = identity with { Version = identity.Version - 1, Traits = """{"email":"stale@example.test"}""" };
+
+        var answer = await WhoamiWhileToldAsync(issued, older);
+
+        Assert.Equal(WhoamiOutcome.Active, answer.Outcome);
+        Assert.Equal(identity.Traits, TraitsOf(answer));
+    }
+
+    /// <summary>A deletion told while the session loads wins, even though the load still finds the identity.</summary>
+    [Fact]
+    public async Task Deletion_told_during_the_load_wins()
+    {
+        var (_, issued) = await SessionOutOfMemoryAsync();
+
+        var answer = await WhoamiWhileToldAsync(issued, null);
+
+        Assert.Equal(WhoamiOutcome.Unauthorized, answer.Outcome);
+        Assert.Null(answer.Body);
+    }
+
+    /// <summary>A session held in memory ignores a copy of its identity older than the one it holds.</summary>
+    [Fact]
+    public async Task Held_session_ignores_an_older_identity_and_takes_a_newer_one()
+    {
+        var identity = await CreateIdentityAsync(SiloA);
+        var issued = await IssueAsync(SiloA, identity.Id, SessionChannel.Api);
+        var updated = await SiloB.GetGrain<IIdentityGrain>(identity.Id).UpdateAsync(DraftFor(identity.Id) with { Traits = """{"email":"v2@example.test"}""" });
+        Assert.Equal(IdentityWriteOutcome.Written, updated.Outcome);
+        var before = await AssertActiveAsync(issued, SiloA, SiloB);
+
+        await SiloB.GetGrain<ISessionGrain>(issued.LookupKey).IdentityChangedAsync(identity with { Traits = """{"email":"v1@example.test"}""" });
+
+        var after = await AssertActiveAsync(issued, SiloA, SiloB);
+        Assert.Equal(before.Body, after.Body);
+        Assert.Equal(updated.Identity!.Traits, TraitsOf(after));
+
+        var newer = updated.Identity with { Version = updated.Identity.Version + 1, Traits = """{"email":"v3@example.test"}""" };
+        await SiloA.GetGrain<ISessionGrain>(issued.LookupKey).IdentityChangedAsync(newer);
+
+        Assert.Equal(newer.Traits, TraitsOf(await AssertActiveAsync(issued, SiloB, SiloA)));
+    }
+
+    /// <summary>
+    /// A real update while a session's load is held at the store: UpdateAsync returns without waiting for the load,
+    /// and the whoami that was loading answers with the new traits.
+    /// </summary>
+    [Fact]
+    public async Task Update_during_a_held_load_returns_and_the_load_answers_the_new_traits()
+    {
+        var (identity, issued) = await SessionOutOfMemoryAsync();
+        var gate = _gated.Close(issued.LookupKey);
+        var whoami = WhoamiAsync(SiloA, issued);
+        await gate.Entered.WaitAsync(Patience);
+
+        var updated = await SiloB.GetGrain<IIdentityGrain>(identity.Id).UpdateAsync(DraftFor(identity.Id) with { Traits = """{"email":"during@example.test"}""" });
+        Assert.Equal(IdentityWriteOutcome.Written, updated.Outcome);
+        Assert.False(whoami.IsCompleted);
+        gate.Open();
+
+        var answer = await whoami.WaitAsync(Patience);
+        Assert.Equal(WhoamiOutcome.Active, answer.Outcome);
+        Assert.Equal(updated.Identity!.Traits, TraitsOf(answer));
+        Assert.Equal(updated.Identity.Traits, TraitsOf(await AssertActiveAsync(issued, SiloB, SiloA)));
+    }
+
+    private async Task<(IdentityRecord Identity, IssuedSession Issued)> SessionOutOfMemoryAsync()
+    {
+        var identity = await CreateIdentityAsync(SiloA);
+        var issued = await IssueAsync(SiloA, identity.Id, SessionChannel.Api);
+        await _harness.Cluster.DeactivateAsync(SiloA.GetGrain<ISessionGrain>(issued.LookupKey));
+        Assert.Null(_harness.HostOf(SiloA, issued.LookupKey));
+        return (identity, issued);
+    }
+
+    /// <summary>Starts a whoami through silo A, holds its load at the store, tells the grain through silo B, then lets the load finish.</summary>
+    private async Task<WhoamiAnswer> WhoamiWhileToldAsync(IssuedSession issued, IdentityRecord? told)
+    {
+        var gate = _gated.Close(issued.LookupKey);
+        var whoami = WhoamiAsync(SiloA, issued);
+        await gate.Entered.WaitAsync(Patience);
+
+        await SiloB.GetGrain<ISessionGrain>(issued.LookupKey).IdentityChangedAsync(told);
+        Assert.False(whoami.IsCompleted);
+        gate.Open();
+
+        return await whoami.WaitAsync(Patience);
+    }
+
+    /// <summary>A session store whose lookup of a closed key reads the row, then waits until the gate is opened.</summary>
+    private sealed class GatedSessionStore : ISessionStore
+    {
+        private readonly ConcurrentDictionary<string, Gate> _gates = new();
+
+        public SqliteStore Inner { get; set; } = null!;
+
+        public Gate Close(string lookupKey) => _gates[lookupKey] = new Gate();
+
+        public async Task<SessionRecord?> FindSessionByLookupKeyAsync(string lookupKey, CancellationToken ct = default)
+        {
+            var row = await Inner.FindSessionByLookupKeyAsync(lookupKey, ct);
+            if (_gates.TryRemove(lookupKey, out var gate))
+            {
+                gate.SignalEntered();
+                await gate.Opened;
+            }
+            return row;
+        }
+
+        public Task InsertSessionAsync(SessionRecord session, CancellationToken ct = default) => Inner.InsertSessionAsync(session, ct);
+
+        public Task<string?> FindLookupKeyAsync(Guid sessionId, CancellationToken ct = default) => Inner.FindLookupKeyAsync(sessionId, ct);
+
+        public Task<IReadOnlyList<string>> ListLiveLookupKeysAsync(Guid identityId, DateTimeOffset now, CancellationToken ct = default) =>
+            Inner.ListLiveLookupKeysAsync(identityId, now, ct);
+
+        public Task<bool> RevokeSessionAsync(Guid sessionId, DateTimeOffset at, CancellationToken ct = default) => Inner.RevokeSessionAsync(sessionId, at, ct);
+
+        public Task<bool> UpdateSessionAuthenticationAsync(SessionRecord session, CancellationToken ct = default) =>
+            Inner.UpdateSessionAuthenticationAsync(session, ct);
+    }
+
+    private sealed class Gate
+    {
+        private readonly TaskCompletionSource _entered = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly TaskCompletionSource _opened = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        /// <summary>Completes when a load has read the row and is waiting at the gate.</summary>
+        public Task Entered => _entered.Task;
+
+        public Task Opened => _opened.Task;
+
+        public void SignalEntered() => _entered.TrySetResult();
+
+        public void Open() => _opened.TrySetResult();
+    }
+}
