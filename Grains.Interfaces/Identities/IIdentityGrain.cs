@@ -37,6 +37,17 @@ public interface IIdentityGrain : IGrainWithGuidKey
     [Alias("SetTotpSecret")]
     Task<IdentityWriteResult> SetTotpSecretAsync(string? totpSecret);
 
+    /// <summary>
+    /// Revokes every active session of the identity but <paramref name="except"/> (the caller's own,
+    /// for <c>DELETE /sessions</c>) in one store statement, then tells each; returns how many it revoked.
+    /// </summary>
+    [Alias("RevokeSessions")]
+    Task<int> RevokeSessionsAsync(Guid? except);
+
+    /// <summary>Deletes every session of the identity in one store statement, then tells each; returns how many.</summary>
+    [Alias("DeleteSessions")]
+    Task<int> DeleteSessionsAsync();
+
     /// <summary>Issues a session for this identity under the given lookup key.</summary>
     [Alias("IssueSession")]
     Task<SessionIssueResult> IssueSessionAsync(SessionIssueCommand command);

@@ -42,6 +42,22 @@ public interface ISessionGrain : IGrainWithStringKey
     /// </summary>
     [AlwaysInterleave, Alias("IdentityChanged")]
     Task IdentityChangedAsync(IdentityRecord? identity);
+
+    /// <summary>
+    /// This session was revoked (or, with <paramref name="deleted"/>, deleted) in the store by a bulk
+    /// operation of its identity (revoke-all); the copy in memory, if any, follows. Like
+    /// <see cref="IdentityChangedAsync"/>, it never loads and it interleaves.
+    /// </summary>
+    [AlwaysInterleave, Alias("EndedInStore")]
+    Task EndedInStoreAsync(bool deleted);
+
+    /// <summary>
+    /// Kratos's extend: expires_at becomes now + <paramref name="lifespan"/> only when
+    /// expires_at − <paramref name="earliestPossibleExtend"/> has passed; otherwise nothing changes.
+    /// Does not check activity (an expired, unrevoked session can be revived, as Kratos). Null when unknown.
+    /// </summary>
+    [Alias("Extend")]
+    Task<SessionView?> ExtendAsync(TimeSpan lifespan, TimeSpan earliestPossibleExtend);
 }
 
 /// <summary>A session together with the identity it belongs to.</summary>

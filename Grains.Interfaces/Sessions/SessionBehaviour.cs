@@ -1,0 +1,14 @@
+namespace OrleansSessions.Sessions;
+
+/// <summary>How session grains behave, set by the host from configuration.</summary>
+public sealed class SessionBehaviour
+{
+    /// <summary><c>session.idle_timeout</c>: a session unused this long answers 401; null: no idle timeout.</summary>
+    public TimeSpan? IdleTimeout { get; set; }
+
+    /// <summary>
+    /// How stale the stored last-seen time may be. Last use is kept in memory on every whoami and
+    /// written at most once per this interval per session, in batches.
+    /// </summary>
+    public TimeSpan LastSeenWriteInterval { get; set; } = TimeSpan.FromMinutes(1);
+}
