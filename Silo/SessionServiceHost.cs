@@ -41,6 +41,13 @@ public static class SessionServiceHost
 
         builder.Services.AddSessionApi(configuration, dev);
         AddStore(builder.Services, store);
+        builder.Services.AddSessionGrainServices(behaviour =>
+        {
+            if (configuration["session:idle_timeout"] is { Length: > 0 } idle)
+                behaviour.IdleTimeout = GoDuration.Parse(idle, "session:idle_timeout");
+            if (configuration["session:last_seen_write_interval"] is { Length: > 0 } interval)
+                behaviour.LastSeenWriteInterval = GoDuration.Parse(interval, "session:last_seen_write_interval");
+        });
         builder.Services.AddDataProtection().SetApplicationName("OrleansSessions");
         builder.Services.AddOptions<KeyManagementOptions>().Configure<IKeyRingStore>((o, keys) => o.XmlRepository = new KeyRingXmlRepository(keys));
 

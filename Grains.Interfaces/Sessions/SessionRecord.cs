@@ -50,6 +50,8 @@ public sealed record SessionRecord
     [Id(10)] public required DateTimeOffset ExpiresAt { get; init; }
     [Id(11)] public required DateTimeOffset CreatedAt { get; init; }
     [Id(12)] public required DateTimeOffset UpdatedAt { get; init; }
+    /// <summary>Last use as stored (coalesced; see <see cref="SessionBehaviour.LastSeenWriteInterval"/>); null when never written.</summary>
+    [Id(13)] public DateTimeOffset? LastSeenAt { get; init; }
 
     /// <summary>Kratos's computed <c>active</c>: not revoked, not expired, identity active (and not deleted).</summary>
     public bool IsActiveAt(DateTimeOffset now, IdentityRecord? identity) =>

@@ -93,8 +93,22 @@ public sealed class IdentityGrain(IIdentityStore identities, ISessionStore sessi
         if (!await identities.DeleteIdentityAsync(current.Id))
             return false;
         (_identity, _credentials) = (null, null);
-        await TellSessionsAsync(live, null);
+        await TellSessionsAsync(live, session => session.IdentityChangedAsync(null));
         return true;
+    }
+
+    public async Task<int> RevokeSessionsAsync(Guid? except)
+    {
+        var revoked = await sessions.RevokeIdentitySessionsAsync(this.GetPrimaryKey(), except, Now());
+        await TellSessionsAsync(revoked, session => session.EndedInStoreAsync(deleted: false));
+        return revoked.Count;
+    }
+
+    public async Task<int> DeleteSessionsAsync()
+    {
+        var deleted = await sessions.DeleteIdentitySessionsAsync(this.GetPrimaryKey());
+        await TellSessionsAsync(deleted, session => session.EndedInStoreAsync(deleted: true));
+        return deleted.Count;
     }
 
     public async Task<IdentityRecord?> GetAsync()
@@ -153,20 +167,20 @@ public sealed class IdentityGrain(IIdentityStore identities, ISessionStore sessi
         if (outcome != IdentityWriteOutcome.Written)
             return new IdentityWriteResult { Outcome = outcome };
         (_identity, _credentials) = (identity, credentials);
-        await TellSessionsAsync(await sessions.ListLiveLookupKeysAsync(identity.Id, clock.GetUtcNow()), identity);
+        await TellSessionsAsync(await sessions.ListLiveLookupKeysAsync(identity.Id, clock.GetUtcNow()),
+            session => session.IdentityChangedAsync(identity));
         return Written(identity);
     }
 
     /// <summary>
-    /// Every session of the identity that is neither revoked nor expired is told; one that is not in
-    /// memory anywhere only costs an activation that holds nothing and goes away (no store read).
+    /// Tells the sessions (by lookup key) what changed in the store. A session that is not in memory
+    /// anywhere only costs an activation that holds nothing and goes away (no store read).
     /// </summary>
-    private async Task TellSessionsAsync(IReadOnlyList<string> lookupKeys, IdentityRecord? identity)
+    private async Task TellSessionsAsync(IReadOnlyList<string> lookupKeys, Func<ISessionGrain, Task> tell)
     {
-        const int inFlight = 256;
+        const int inFlight = 512;
         for (var i = 0; i < lookupKeys.Count; i += inFlight)
-            await Task.WhenAll(lookupKeys.Skip(i).Take(inFlight)
-                .Select(key => GrainFactory.GetGrain<ISessionGrain>(key).IdentityChangedAsync(identity)));
+            await Task.WhenAll(lookupKeys.Skip(i).Take(inFlight).Select(key => tell(GrainFactory.GetGrain<ISessionGrain>(key))));
     }
 
     private DateTimeOffset Now() => Rfc3339.Truncate(clock.GetUtcNow());

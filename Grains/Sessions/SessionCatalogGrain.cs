@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using OrleansSessions.Storage;
 
 namespace OrleansSessions.Sessions;
@@ -7,4 +8,8 @@ namespace OrleansSessions.Sessions;
 public sealed class SessionCatalogGrain(ISessionStore store) : Grain, ISessionCatalogGrain
 {
     public Task<string?> FindLookupKeyAsync(Guid sessionId) => store.FindLookupKeyAsync(sessionId);
+
+    public async Task<ImmutableArray<SessionView>> ListAsync(SessionListQuery query) => [.. await store.ListSessionsAsync(query)];
+
+    public Task<SessionPage> ListForIdentityAsync(IdentitySessionsQuery query) => store.ListIdentitySessionsAsync(query);
 }

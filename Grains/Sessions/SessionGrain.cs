@@ -9,7 +9,8 @@ namespace OrleansSessions.Sessions;
 /// read from it on first use after activation, and every change is written to it before it is
 /// acknowledged. The whoami JSON is rendered when the session (or its identity) changes.
 /// </summary>
-public sealed class SessionGrain(ISessionStore store, TimeProvider clock, IOptions<JsonRenderingOptions> rendering)
+public sealed class SessionGrain(ISessionStore store, TimeProvider clock, IOptions<JsonRenderingOptions> rendering,
+    IOptions<SessionBehaviour> behaviour, LastSeenWriter lastSeenWriter)
     : StoreBackedGrain, ISessionGrain
 {
     private static readonly WhoamiAnswer Aal2Required = new() { Outcome = WhoamiOutcome.Aal2Required };
@@ -19,6 +20,11 @@ public sealed class SessionGrain(ISessionStore store, TimeProvider clock, IOptio
     private WhoamiAnswer _active = WhoamiAnswer.Unauthorized;
     // An identity change told to this activation before its session was in memory (see IdentityChangedAsync).
     private (bool Told, IdentityRecord? Identity) _toldWhileLoading;
+    // A revoke-all or delete-all told to this activation before its session was in memory.
+    private (bool Ended, bool Deleted) _endedWhileLoading;
+    // Last use, for the idle timeout: in memory on every whoami, written through LastSeenWriter at most once per interval.
+    private DateTimeOffset _lastSeen;
+    private DateTimeOffset _lastSeenRecorded;
 
     public async Task<WhoamiAnswer> WhoamiAsync(SessionChannel carrier, bool requireHighestAal)
     {
@@ -37,7 +43,7 @@ public sealed class SessionGrain(ISessionStore store, TimeProvider clock, IOptio
             this.DeactivateOnIdle();
             return WhoamiAnswer.Unauthorized;
         }
-        if (!session.IsActiveAt(now, _identity))
+        if (!session.IsActiveAt(now, _identity) || IsIdle(now))
             return WhoamiAnswer.Unauthorized;
         if (requireHighestAal && _identity!.AvailableAal == AuthenticatorAssurance.Aal2 && session.Aal != AuthenticatorAssurance.Aal2)
             return Aal2Required;
@@ -48,7 +54,44 @@ public sealed class SessionGrain(ISessionStore store, TimeProvider clock, IOptio
     {
         await store.InsertSessionAsync(session);
         MarkLoaded();
+        _lastSeen = _lastSeenRecorded = session.CreatedAt;
         Hold(session, identity);
+    }
+
+    public async Task<SessionView?> ExtendAsync(TimeSpan lifespan, TimeSpan earliestPossibleExtend)
+    {
+        await EnsureLoadedAsync();
+        if (_session is not { } session)
+        {
+            this.DeactivateOnIdle();
+            return null;
+        }
+        var now = Rfc3339.Truncate(clock.GetUtcNow());
+        if (session.ExpiresAt - earliestPossibleExtend < now)
+        {
+            var expiresAt = Rfc3339.Truncate(now + lifespan);
+            if (!await store.UpdateSessionExpiryAsync(session.Id, expiresAt, now))
+                return null;
+            Hold(session with { ExpiresAt = expiresAt, UpdatedAt = now }, _identity);
+        }
+        return new SessionView { Session = _session!, Identity = _identity };
+    }
+
+    public Task EndedInStoreAsync(bool deleted)
+    {
+        if (_session is { } session)
+        {
+            if (deleted)
+                Forget();
+            else if (!session.Revoked)
+                Hold(session with { Revoked = true }, _identity);
+        }
+        else
+        {
+            _endedWhileLoading = (true, _endedWhileLoading.Deleted || deleted);
+            this.DeactivateOnIdle();
+        }
+        return Task.CompletedTask;
     }
 
     public async Task<SessionView?> GetAsync()
@@ -96,6 +139,7 @@ public sealed class SessionGrain(ISessionStore store, TimeProvider clock, IOptio
         };
         if (!await store.UpdateSessionAuthenticationAsync(changed))
             return null;
+        _lastSeen = now;
         Hold(changed, _identity);
         return new SessionView { Session = changed, Identity = _identity };
     }
@@ -126,10 +170,32 @@ public sealed class SessionGrain(ISessionStore store, TimeProvider clock, IOptio
             return;
         var identity = await GrainFactory.GetGrain<IIdentityGrain>(session.IdentityId).GetAsync();
         var (_, newest) = Newest(_toldWhileLoading, identity);
-        if (newest is null)
+        if (newest is null || _endedWhileLoading.Deleted)
+        {
             Forget();
-        else
-            Hold(session, newest);
+            return;
+        }
+        _lastSeen = _lastSeenRecorded = session.LastSeenAt ?? session.AuthenticatedAt;
+        Hold(_endedWhileLoading.Ended ? session with { Revoked = true } : session, newest);
+    }
+
+    /// <summary>
+    /// With an idle timeout: true when the session has not been used for longer; otherwise this use
+    /// is remembered, and handed to the writer when the stored time is more than an interval old.
+    /// </summary>
+    private bool IsIdle(DateTimeOffset now)
+    {
+        if (behaviour.Value.IdleTimeout is not { } idleTimeout)
+            return false;
+        if (now - _lastSeen > idleTimeout)
+            return true;
+        _lastSeen = now;
+        if (now - _lastSeenRecorded >= behaviour.Value.LastSeenWriteInterval)
+        {
+            _lastSeenRecorded = now;
+            lastSeenWriter.Record(_session!.Id, now);
+        }
+        return false;
     }
 
     /// <summary>The session no longer exists (its identity was deleted): hold nothing and leave memory.</summary>

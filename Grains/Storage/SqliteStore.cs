@@ -1,4 +1,5 @@
 using System.Data.Common;
+using System.Collections.Immutable;
 using Microsoft.Data.Sqlite;
 using OrleansSessions.Storage.Migrations;
 
@@ -77,6 +78,20 @@ public sealed class SqliteStore : IIdentityStore, ISessionStore, IKeyRingStore, 
         i.id, i.schema_id, i.state, i.state_changed_at, i.traits, i.metadata_public, i.metadata_admin, i.external_id,
         i.created_at, i.updated_at, i.version, c.totp_secret IS NOT NULL
         FROM identities i LEFT JOIN identity_credentials c ON c.identity_id = i.id
+        """;
+
+    private const string SessionColumns = """
+        s.id, s.lookup_key, s.identity_id, s.channel, s.active, s.aal, s.authentication_methods, s.devices,
+        s.issued_at, s.authenticated_at, s.expires_at, s.created_at, s.updated_at, s.last_seen_at
+        """;
+
+    private const int SessionColumnCount = 14;
+
+    /// <summary>The identity columns of a session's identity, joined to <c>sessions s</c> (append the ON clause).</summary>
+    private const string JoinedIdentityColumns = """
+        i.id, i.schema_id, i.state, i.state_changed_at, i.traits, i.metadata_public, i.metadata_admin, i.external_id,
+        i.created_at, i.updated_at, i.version, c.totp_secret IS NOT NULL
+        FROM sessions s LEFT JOIN identity_credentials c ON c.identity_id = s.identity_id JOIN identities i
         """;
 
     public Task<IdentityWriteOutcome> InsertIdentityAsync(IdentityRecord identity, IdentityCredentials credentials, CancellationToken ct = default) =>
@@ -196,20 +211,21 @@ public sealed class SqliteStore : IIdentityStore, ISessionStore, IKeyRingStore, 
         return await command.ExecuteScalarAsync(ct) is string id ? Guid.Parse(id) : null;
     }
 
-    private static IdentityRecord ReadIdentity(DbDataReader r) => new()
+    /// <summary>Reads the <see cref="IdentityColumns"/>, starting at column <paramref name="o"/>.</summary>
+    private static IdentityRecord ReadIdentity(DbDataReader r, int o = 0) => new()
     {
-        Id = Guid.Parse(r.GetString(0)),
-        SchemaId = r.GetString(1),
-        State = r.GetString(2),
-        StateChangedAt = r.IsDBNull(3) ? null : UnixMicros.To(r.GetInt64(3)),
-        Traits = r.GetString(4),
-        MetadataPublic = NullableString(r, 5),
-        MetadataAdmin = NullableString(r, 6),
-        ExternalId = NullableString(r, 7),
-        CreatedAt = UnixMicros.To(r.GetInt64(8)),
-        UpdatedAt = UnixMicros.To(r.GetInt64(9)),
-        Version = r.GetInt64(10),
-        AvailableAal = r.GetBoolean(11) ? AuthenticatorAssurance.Aal2 : AuthenticatorAssurance.Aal1,
+        Id = Guid.Parse(r.GetString(o)),
+        SchemaId = r.GetString(o + 1),
+        State = r.GetString(o + 2),
+        StateChangedAt = r.IsDBNull(o + 3) ? null : UnixMicros.To(r.GetInt64(o + 3)),
+        Traits = r.GetString(o + 4),
+        MetadataPublic = NullableString(r, o + 5),
+        MetadataAdmin = NullableString(r, o + 6),
+        ExternalId = NullableString(r, o + 7),
+        CreatedAt = UnixMicros.To(r.GetInt64(o + 8)),
+        UpdatedAt = UnixMicros.To(r.GetInt64(o + 9)),
+        Version = r.GetInt64(o + 10),
+        AvailableAal = r.GetBoolean(o + 11) ? AuthenticatorAssurance.Aal2 : AuthenticatorAssurance.Aal1,
     };
 
     public async Task InsertSessionAsync(SessionRecord session, CancellationToken ct = default)
@@ -232,10 +248,8 @@ public sealed class SqliteStore : IIdentityStore, ISessionStore, IKeyRingStore, 
     public async Task<SessionRecord?> FindSessionByLookupKeyAsync(string lookupKey, CancellationToken ct = default)
     {
         await using var connection = Open();
-        await using var command = Command(connection, """
-            SELECT id, lookup_key, identity_id, channel, active, aal, authentication_methods, devices,
-                   issued_at, authenticated_at, expires_at, created_at, updated_at
-            FROM sessions WHERE lookup_key = $key
+        await using var command = Command(connection, $$"""
+            SELECT {{SessionColumns}} FROM sessions s WHERE s.lookup_key = $key
             """, ("$key", lookupKey));
         await using var reader = await command.ExecuteReaderAsync(ct);
         return await reader.ReadAsync(ct) ? ReadSession(reader) : null;
@@ -273,6 +287,112 @@ public sealed class SqliteStore : IIdentityStore, ISessionStore, IKeyRingStore, 
             ("$authenticated", UnixMicros.From(session.AuthenticatedAt)), ("$expires", UnixMicros.From(session.ExpiresAt)),
             ("$updated", UnixMicros.From(session.UpdatedAt)));
         return await command.ExecuteNonQueryAsync(ct) > 0;
+    }
+
+    public async Task<bool> UpdateSessionExpiryAsync(Guid sessionId, DateTimeOffset expiresAt, DateTimeOffset updatedAt, CancellationToken ct = default)
+    {
+        await using var connection = Open();
+        await using var command = Command(connection, "UPDATE sessions SET expires_at = $expires, updated_at = $updated WHERE id = $id",
+            ("$id", sessionId.ToString()), ("$expires", UnixMicros.From(expiresAt)), ("$updated", UnixMicros.From(updatedAt)));
+        return await command.ExecuteNonQueryAsync(ct) > 0;
+    }
+
+    public Task<IReadOnlyList<string>> RevokeIdentitySessionsAsync(Guid identityId, Guid? except, DateTimeOffset at, CancellationToken ct = default) =>
+        ReadKeysAsync("""
+            UPDATE sessions SET active = 0, updated_at = $at
+            WHERE identity_id = $identity AND active = 1 AND id <> $except
+            RETURNING lookup_key
+            """, ct, ("$identity", identityId.ToString()), ("$except", except?.ToString() ?? ""), ("$at", UnixMicros.From(at)));
+
+    public Task<IReadOnlyList<string>> DeleteIdentitySessionsAsync(Guid identityId, CancellationToken ct = default) =>
+        ReadKeysAsync("DELETE FROM sessions WHERE identity_id = $identity RETURNING lookup_key", ct, ("$identity", identityId.ToString()));
+
+    private async Task<IReadOnlyList<string>> ReadKeysAsync(string sql, CancellationToken ct, params (string, object?)[] parameters)
+    {
+        await using var connection = Open();
+        await using var command = Command(connection, sql, parameters);
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        var keys = new List<string>();
+        while (await reader.ReadAsync(ct))
+            keys.Add(reader.GetString(0));
+        return keys;
+    }
+
+    private static string ActiveCondition(ActiveFilter filter) => filter switch
+    {
+        ActiveFilter.Active => "AND s.active = 1 AND s.expires_at > $now",
+        ActiveFilter.Inactive => "AND (s.active = 0 OR s.expires_at <= $now)",
+        _ => "",
+    };
+
+    public async Task<IReadOnlyList<SessionView>> ListSessionsAsync(SessionListQuery query, CancellationToken ct = default)
+    {
+        await using var connection = Open();
+        // Keyset order: newest first, then id; the cursor is the last session of the previous page.
+        var sql = query.WithIdentity
+            ? $"SELECT {SessionColumns}, {JoinedIdentityColumns} ON i.id = s.identity_id"
+            : $"SELECT {SessionColumns} FROM sessions s";
+        sql += $"""
+
+             WHERE (1 = 1) {ActiveCondition(query.Active)}
+             {(query.After is null ? "" : "AND (s.created_at < $cat OR (s.created_at = $cat AND s.id > $cid))")}
+             ORDER BY s.created_at DESC, s.id ASC LIMIT $limit
+            """;
+        await using var command = Command(connection, sql, ("$now", UnixMicros.From(query.Now)), ("$limit", query.PageSize),
+            ("$cat", query.After is { } a ? UnixMicros.From(a.CreatedAt) : 0L), ("$cid", query.After?.Id.ToString() ?? ""));
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        var page = new List<SessionView>();
+        while (await reader.ReadAsync(ct))
+            page.Add(new SessionView { Session = ReadSession(reader), Identity = query.WithIdentity ? ReadIdentity(reader, SessionColumnCount) : null });
+        return page;
+    }
+
+    public async Task<SessionPage> ListIdentitySessionsAsync(IdentitySessionsQuery query, CancellationToken ct = default)
+    {
+        await using var connection = Open();
+        var filter = $"s.identity_id = $identity AND s.id <> $except {ActiveCondition(query.Active)}";
+        (string, object?)[] parameters =
+        [
+            ("$identity", query.IdentityId.ToString()), ("$except", query.Except?.ToString() ?? ""),
+            ("$now", UnixMicros.From(query.Now)), ("$limit", query.Limit), ("$offset", query.Offset),
+        ];
+        await using var count = Command(connection, $"SELECT COUNT(*) FROM sessions s WHERE {filter}", parameters);
+        var total = (int)(long)(await count.ExecuteScalarAsync(ct))!;
+        await using var command = Command(connection, $"""
+            SELECT {SessionColumns}, {JoinedIdentityColumns} ON i.id = s.identity_id
+            WHERE {filter} ORDER BY s.created_at DESC, s.id ASC LIMIT $limit OFFSET $offset
+            """, parameters);
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        var sessions = ImmutableArray.CreateBuilder<SessionView>();
+        while (await reader.ReadAsync(ct))
+            sessions.Add(new SessionView { Session = ReadSession(reader), Identity = ReadIdentity(reader, SessionColumnCount) });
+        return new SessionPage { Sessions = sessions.ToImmutable(), Total = total };
+    }
+
+    public async Task WriteLastSeenAsync(IReadOnlyCollection<KeyValuePair<Guid, DateTimeOffset>> lastSeen, CancellationToken ct = default)
+    {
+        await using var connection = Open();
+        await using var tx = (SqliteTransaction)await connection.BeginTransactionAsync(ct);
+        await using var command = Command(connection,
+            "UPDATE sessions SET last_seen_at = $seen WHERE id = $id AND (last_seen_at IS NULL OR last_seen_at < $seen)",
+            ("$id", ""), ("$seen", 0L));
+        command.Transaction = tx;
+        foreach (var (id, seen) in lastSeen)
+        {
+            command.Parameters["$id"].Value = id.ToString();
+            command.Parameters["$seen"].Value = UnixMicros.From(seen);
+            await command.ExecuteNonQueryAsync(ct);
+        }
+        await tx.CommitAsync(ct);
+    }
+
+    public async Task<int> DeleteExpiredSessionsAsync(DateTimeOffset expiredBefore, int batchSize, CancellationToken ct = default)
+    {
+        await using var connection = Open();
+        await using var command = Command(connection,
+            "DELETE FROM sessions WHERE id IN (SELECT id FROM sessions WHERE expires_at < $before LIMIT $batch)",
+            ("$before", UnixMicros.From(expiredBefore)), ("$batch", batchSize));
+        return await command.ExecuteNonQueryAsync(ct);
     }
 
     public async Task<bool> RevokeSessionAsync(Guid sessionId, DateTimeOffset at, CancellationToken ct = default)
@@ -318,6 +438,7 @@ public sealed class SqliteStore : IIdentityStore, ISessionStore, IKeyRingStore, 
         ExpiresAt = UnixMicros.To(r.GetInt64(10)),
         CreatedAt = UnixMicros.To(r.GetInt64(11)),
         UpdatedAt = UnixMicros.To(r.GetInt64(12)),
+        LastSeenAt = r.IsDBNull(13) ? null : UnixMicros.To(r.GetInt64(13)),
     };
 
     private static string ChannelName(SessionChannel channel) => channel == SessionChannel.Browser ? "browser" : "api";

@@ -40,6 +40,27 @@ public interface ISessionStore
 
     /// <summary>Writes a re-authentication: AAL, methods, authenticated_at, expires_at, updated_at.</summary>
     Task<bool> UpdateSessionAuthenticationAsync(SessionRecord session, CancellationToken ct = default);
+
+    /// <summary>Writes an extension: expires_at and updated_at.</summary>
+    Task<bool> UpdateSessionExpiryAsync(Guid sessionId, DateTimeOffset expiresAt, DateTimeOffset updatedAt, CancellationToken ct = default);
+
+    /// <summary>Revokes the identity's active sessions but <paramref name="except"/> in one statement; the lookup keys it revoked.</summary>
+    Task<IReadOnlyList<string>> RevokeIdentitySessionsAsync(Guid identityId, Guid? except, DateTimeOffset at, CancellationToken ct = default);
+
+    /// <summary>Deletes every session of the identity in one statement; the lookup keys it deleted.</summary>
+    Task<IReadOnlyList<string>> DeleteIdentitySessionsAsync(Guid identityId, CancellationToken ct = default);
+
+    /// <summary>Keyset page of all sessions, newest first.</summary>
+    Task<IReadOnlyList<SessionView>> ListSessionsAsync(SessionListQuery query, CancellationToken ct = default);
+
+    /// <summary>Offset page of one identity's sessions (each with its identity), newest first, and the total.</summary>
+    Task<SessionPage> ListIdentitySessionsAsync(IdentitySessionsQuery query, CancellationToken ct = default);
+
+    /// <summary>Writes last-seen times in one transaction; a later time never goes backwards.</summary>
+    Task WriteLastSeenAsync(IReadOnlyCollection<KeyValuePair<Guid, DateTimeOffset>> lastSeen, CancellationToken ct = default);
+
+    /// <summary>Deletes up to <paramref name="batchSize"/> sessions that expired before <paramref name="expiredBefore"/>; how many.</summary>
+    Task<int> DeleteExpiredSessionsAsync(DateTimeOffset expiredBefore, int batchSize, CancellationToken ct = default);
 }
 
 /// <summary>The cookie key ring (ASP.NET Core Data Protection XML elements), shared by every node.</summary>

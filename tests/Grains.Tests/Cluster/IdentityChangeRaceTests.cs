@@ -168,6 +168,27 @@ public sealed class IdentityChangeRaceTests : IAsyncLifetime
 
         public Task<bool> UpdateSessionAuthenticationAsync(SessionRecord session, CancellationToken ct = default) =>
             Inner.UpdateSessionAuthenticationAsync(session, ct);
+
+        public Task<bool> UpdateSessionExpiryAsync(Guid sessionId, DateTimeOffset expiresAt, DateTimeOffset updatedAt, CancellationToken ct = default) =>
+            Inner.UpdateSessionExpiryAsync(sessionId, expiresAt, updatedAt, ct);
+
+        public Task<IReadOnlyList<string>> RevokeIdentitySessionsAsync(Guid identityId, Guid? except, DateTimeOffset at, CancellationToken ct = default) =>
+            Inner.RevokeIdentitySessionsAsync(identityId, except, at, ct);
+
+        public Task<IReadOnlyList<string>> DeleteIdentitySessionsAsync(Guid identityId, CancellationToken ct = default) =>
+            Inner.DeleteIdentitySessionsAsync(identityId, ct);
+
+        public Task<IReadOnlyList<SessionView>> ListSessionsAsync(SessionListQuery query, CancellationToken ct = default) =>
+            Inner.ListSessionsAsync(query, ct);
+
+        public Task<SessionPage> ListIdentitySessionsAsync(IdentitySessionsQuery query, CancellationToken ct = default) =>
+            Inner.ListIdentitySessionsAsync(query, ct);
+
+        public Task WriteLastSeenAsync(IReadOnlyCollection<KeyValuePair<Guid, DateTimeOffset>> lastSeen, CancellationToken ct = default) =>
+            Inner.WriteLastSeenAsync(lastSeen, ct);
+
+        public Task<int> DeleteExpiredSessionsAsync(DateTimeOffset expiredBefore, int batchSize, CancellationToken ct = default) =>
+            Inner.DeleteExpiredSessionsAsync(expiredBefore, batchSize, ct);
     }
 
     private sealed class Gate

@@ -69,6 +69,7 @@ public sealed class SessionCluster : IAsyncDisposable
             services.Replace(ServiceDescriptor.Singleton<TimeProvider>(clock));
             services.UseTimeProviderForBackgroundAreas(TimeProvider.System);
             services.Configure<JsonRenderingOptions>(o => o.PublicBaseUrl = PublicBaseUrl);
+            services.AddSessionGrainServices();
             configureSilo?.Invoke(silo);
         });
         var cluster = builder.Build();

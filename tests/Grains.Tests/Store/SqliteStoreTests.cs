@@ -491,7 +491,7 @@ public sealed class SqliteStoreTests : IAsyncLifetime
     /// identities get version 1 and no credentials, and keep working.
     /// </summary>
     [Fact]
-    public async Task Migration_0002_upgrades_a_version_1_database_once()
+    public async Task Migrations_after_the_first_upgrade_a_version_1_database_once()
     {
         var path = _folder.File("v1.db");
         var initial = Migration.For("sqlite").Single(m => m.Version == 1);
@@ -510,7 +510,8 @@ public sealed class SqliteStoreTests : IAsyncLifetime
         }
         var store = new SqliteStore(path);
 
-        Assert.Equal(new[] { 2 }, await store.MigrateAsync());
+        // Every later migration follows, once.
+        Assert.Equal(Migration.For("sqlite").Select(m => m.Version).Where(v => v > 1), await store.MigrateAsync());
         Assert.Empty(await store.MigrateAsync());
         Assert.Empty(await new SqliteStore(path).MigrateAsync());
 

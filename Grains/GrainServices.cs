@@ -1,0 +1,18 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using OrleansSessions.Sessions;
+
+namespace OrleansSessions;
+
+/// <summary>What the grains of this assembly need from a silo's services, besides the store.</summary>
+public static class GrainServices
+{
+    public static IServiceCollection AddSessionGrainServices(this IServiceCollection services, Action<SessionBehaviour>? configure = null)
+    {
+        services.AddOptions<SessionBehaviour>().Configure(b => configure?.Invoke(b));
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddSingleton<LastSeenWriter>();
+        services.AddHostedService(sp => sp.GetRequiredService<LastSeenWriter>());
+        return services;
+    }
+}
