@@ -47,7 +47,13 @@ public static class SessionServiceHost
                 behaviour.IdleTimeout = GoDuration.Parse(idle, "session:idle_timeout");
             if (configuration["session:last_seen_write_interval"] is { Length: > 0 } interval)
                 behaviour.LastSeenWriteInterval = GoDuration.Parse(interval, "session:last_seen_write_interval");
+            if (configuration["session:cleanup:retention"] is { Length: > 0 } retention)
+                behaviour.CleanupRetention = GoDuration.Parse(retention, "session:cleanup:retention");
+            behaviour.CleanupBatchSize = configuration.GetValue("session:cleanup:batch_size", behaviour.CleanupBatchSize);
         });
+        var cleanupInterval = GoDuration.Parse(configuration["session:cleanup:interval"] ?? "1h", "session:cleanup:interval");
+        builder.Services.AddHostedService(sp => new SessionCleanupScheduler(sp.GetRequiredService<IGrainFactory>(),
+            sp.GetRequiredService<TimeProvider>(), cleanupInterval, sp.GetRequiredService<ILogger<SessionCleanupScheduler>>()));
         builder.Services.AddDataProtection().SetApplicationName("OrleansSessions");
         builder.Services.AddOptions<KeyManagementOptions>().Configure<IKeyRingStore>((o, keys) => o.XmlRepository = new KeyRingXmlRepository(keys));
 

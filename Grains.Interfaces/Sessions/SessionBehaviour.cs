@@ -11,4 +11,10 @@ public sealed class SessionBehaviour
     /// written at most once per this interval per session, in batches.
     /// </summary>
     public TimeSpan LastSeenWriteInterval { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary><c>session.cleanup.retention</c>: how long an expired session stays listable before cleanup deletes it.</summary>
+    public TimeSpan CleanupRetention { get; set; } = TimeSpan.FromDays(30);
+
+    /// <summary><c>session.cleanup.batch_size</c>: rows per delete statement.</summary>
+    public int CleanupBatchSize { get; set; } = 1000;
 }

@@ -1,0 +1,55 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using OrleansSessions.Storage;
+
+namespace OrleansSessions.Sessions;
+
+/// <summary>The cluster's one cleaner of expired sessions (non-reentrant: runs never overlap).</summary>
+public sealed class SessionCleanupGrain(ISessionStore store, TimeProvider clock, IOptions<SessionBehaviour> behaviour,
+    ILogger<SessionCleanupGrain> log) : Grain, ISessionCleanupGrain
+{
+    public async Task<int> RunAsync()
+    {
+        var settings = behaviour.Value;
+        var cutoff = clock.GetUtcNow() - settings.CleanupRetention;
+        var total = 0;
+        int deleted;
+        do
+        {
+            // Small batches keep each write transaction short, so logins and revocations are not held up.
+            deleted = await store.DeleteExpiredSessionsAsync(cutoff, settings.CleanupBatchSize);
+            total += deleted;
+        }
+        while (deleted == settings.CleanupBatchSize);
+        if (total > 0)
+            log.LogInformation("Deleted {Count} sessions that expired before {Cutoff}", total, cutoff);
+        return total;
+    }
+}
+
+/// <summary>Asks the cleanup grain to run once per interval, from every silo; the grain makes sure only one runs at a time.</summary>
+public sealed class SessionCleanupScheduler(IGrainFactory grains, TimeProvider clock, TimeSpan interval, ILogger<SessionCleanupScheduler> log)
+    : Microsoft.Extensions.Hosting.BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(interval, clock);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stoppingToken))
+            {
+                try
+                {
+                    await grains.GetGrain<ISessionCleanupGrain>(0).RunAsync();
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    log.LogWarning(e, "Session cleanup failed; it runs again in {Interval}", interval);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+    }
+}
