@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Routing.Matching;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
+using OrleansSessions.Api.Admin;
 using OrleansSessions.Api.Configuration;
 using OrleansSessions.Api.Credentials;
 using OrleansSessions.Api.Errors;
@@ -30,6 +31,11 @@ public static class SessionApi
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<SessionCookie>();
         services.AddSingleton<SessionCredentials>();
+        services.AddOptions<TrustedProxySettings>().Bind(configuration.GetSection(TrustedProxySettings.Section));
+        services.AddOptions<DeviceSettings>().Bind(configuration.GetSection(DeviceSettings.Section));
+        services.AddSingleton<Devices>();
+        services.AddOptions<AdminKeySettings>().Bind(configuration.GetSection(AdminKeySettings.Section));
+        services.AddSingleton<AdminKeys>();
         services.AddOptions<Argon2Settings>().Bind(configuration.GetSection(Argon2Settings.Section));
         services.AddSingleton<PasswordHasher>();
         services.AddSingleton<TotpCodes>();
@@ -46,6 +52,9 @@ public static class SessionApi
         app.UseExceptionHandler(new ExceptionHandlerOptions { ExceptionHandler = WriteUnhandledAsync, SuppressDiagnosticsCallback = _ => true });
         app.UseStatusCodePages(context => OryError.ForStatus(context.HttpContext.Response.StatusCode).WriteAsync(context.HttpContext));
         app.Use(AddAdminPrefix);
+        // Resolved now, so that a node without admin keys outside dev mode (or with a malformed trusted proxy) does not start.
+        app.Use(app.Services.GetRequiredService<AdminKeys>().GuardAsync);
+        app.Services.GetRequiredService<Devices>();
         app.UseRouting();
         app.UseRateLimiter();
 
@@ -53,6 +62,7 @@ public static class SessionApi
         app.MapGet("/health/ready", () => TypedResults.Ok(new { status = "ok" }));
 
         app.MapWhoamiApi().OnSurface(ApiSurface.Public);
+        app.MapSelfServiceSessionsApi().OnSurface(ApiSurface.Public);
         app.MapIdentitySchemasApi().OnSurface(ApiSurface.Public);
         app.MapLoginApi().OnSurface(ApiSurface.Public);
         app.MapLogoutApi().OnSurface(ApiSurface.Public);

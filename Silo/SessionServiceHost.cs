@@ -114,7 +114,11 @@ public static class SessionServiceHost
         var dev = app.Services.GetRequiredService<DevMode>();
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("OrleansSessions");
         if (dev.Enabled)
+        {
             logger.LogWarning("DEV MODE: session cookies are sent without Secure. Never run dev mode in production.");
+            logger.LogWarning("DEV MODE: the admin API on {AdminUrl} is OPEN: it answers every request without an API key. "
+                + "Anyone who can reach that port can read, issue and end sessions and change identities.", adminUrl);
+        }
         // Written to stdout whatever the log levels: scripts and the compatibility tests wait for this line.
         Console.Out.WriteLine($"OrleansSessions ready: public API {publicUrl}, admin API {adminUrl}, store {store.Provider} at {Path.GetFullPath(store.SqlitePath)}");
         Console.Out.Flush();

@@ -35,6 +35,10 @@ public sealed class SessionSettings
     [ConfigurationKeyName("lifespan")]
     public string LifespanText { get; set; } = "24h";
 
+    /// <summary><c>session.earliest_possible_extend</c>: an admin extend only renews a session that expires within this (default: the lifespan, so always).</summary>
+    [ConfigurationKeyName("earliest_possible_extend")]
+    public string? EarliestPossibleExtendText { get; set; }
+
     public SessionCookieOptions Cookie { get; set; } = new();
 
     public WhoamiOptions Whoami { get; set; } = new();
@@ -42,13 +46,19 @@ public sealed class SessionSettings
     /// <summary>Parsed <see cref="LifespanText"/>, set once at start-up.</summary>
     public TimeSpan ParsedLifespan => _lifespan;
 
+    /// <summary>Parsed <see cref="EarliestPossibleExtendText"/>, the lifespan when unset.</summary>
+    public TimeSpan ParsedEarliestPossibleExtend => _earliestPossibleExtend;
+
     private TimeSpan _lifespan;
+    private TimeSpan _earliestPossibleExtend;
 
     internal void Resolve()
     {
         _lifespan = GoDuration.Parse(LifespanText, "session:lifespan");
         if (_lifespan <= TimeSpan.Zero)
             throw new OptionsValidationException("session:lifespan", typeof(SessionSettings), ["session:lifespan must be positive."]);
+        _earliestPossibleExtend = EarliestPossibleExtendText is null ? _lifespan
+            : GoDuration.Parse(EarliestPossibleExtendText, "session:earliest_possible_extend");
         if (Whoami.RequiredAal is not ("highest_available" or AuthenticatorAssurance.Aal1))
             throw new OptionsValidationException("session:whoami:required_aal", typeof(SessionSettings),
                 ["session:whoami:required_aal must be highest_available or aal1."]);

@@ -21,6 +21,7 @@ public readonly record struct LoginServices(
     PasswordHasher Hasher,
     TotpCodes Totp,
     LoginThrottle Throttle,
+    Devices Devices,
     ReturnUrls ReturnUrls,
     IOptions<SessionSettings> SessionOptions,
     IOptions<SelfServiceSettings> SelfServiceOptions,
@@ -260,16 +261,16 @@ public static class LoginFlowApi
         if (view is null)
         {
             token = SessionToken.New();
-            var request = context.Request;
+            var device = s.Devices.Of(context);
             var result = await s.Grains.GetGrain<IIdentityGrain>(identityId).IssueSessionAsync(new SessionIssueCommand
             {
                 LookupKey = SessionToken.LookupKey(token),
                 Channel = flow.Type,
                 Lifespan = lifespan,
                 Methods = [method],
-                IpAddress = context.Connection.RemoteIpAddress?.ToString(),
-                UserAgent = request.Headers.UserAgent.Count == 0 ? null
-                    : SessionIssuanceApi.TruncateUtf8(string.Join(' ', request.Headers.UserAgent.ToArray()), SessionIssuanceApi.MaxUserAgentBytes),
+                IpAddress = device.IpAddress,
+                UserAgent = device.UserAgent,
+                Location = device.Location,
             });
             if (result.Outcome == SessionIssueOutcome.IdentityDisabled)
                 return new OryErrorResult(OryError.IdentityDisabled);

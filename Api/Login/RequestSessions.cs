@@ -15,14 +15,29 @@ public sealed class RequestSessions(SessionCredentials credentials, IGrainFactor
     {
         if (!credentials.TryRead(request, out var credential) || credential.Carrier != carrier)
             return null;
+        return (await FindAsync(credential, requireHighestAal: false)).Session;
+    }
+
+    /// <summary>
+    /// The session of a request presented through any carrier (the session endpoints). With
+    /// <paramref name="requireHighestAal"/>, an active session below the identity's available AAL comes
+    /// back as <see cref="WhoamiOutcome.Aal2Required"/> without the session, as whoami would answer.
+    /// </summary>
+    public async Task<(CurrentSession? Session, WhoamiOutcome Outcome)> FindAsync(HttpRequest request, bool requireHighestAal) =>
+        credentials.TryRead(request, out var credential)
+            ? await FindAsync(credential, requireHighestAal)
+            : (null, WhoamiOutcome.Unauthorized);
+
+    private async Task<(CurrentSession? Session, WhoamiOutcome Outcome)> FindAsync(PresentedCredential credential, bool requireHighestAal)
+    {
         var grain = grains.GetGrain<ISessionGrain>(credential.LookupKey);
         // The grain's own whoami decides "active" (and lets an unknown key leave memory at once).
-        var answer = await grain.WhoamiAsync(credential.Carrier, requireHighestAal: false);
+        var answer = await grain.WhoamiAsync(credential.Carrier, requireHighestAal);
         if (answer.Outcome != WhoamiOutcome.Active)
-            return null;
+            return (null, answer.Outcome);
         var view = await grain.GetAsync();
         if (view?.Identity is not { } identity || !view.Session.IsActiveAt(clock.GetUtcNow(), identity))
-            return null;
-        return new CurrentSession(credential, view.Session, identity);
+            return (null, WhoamiOutcome.Unauthorized);
+        return (new CurrentSession(credential, view.Session, identity), WhoamiOutcome.Active);
     }
 }

@@ -26,7 +26,9 @@ public sealed class SurfaceIsolationTests(DevNodeFixture fixture) : IClassFixtur
         AssertNotFound(await _node.SendForAnswerAsync(HttpMethod.Delete, _node.Public($"/admin/sessions/{api.SessionId}")), "DELETE /admin/sessions/{id}");
         // Without the prefix, as Kratos's admin port would also accept them.
         AssertNotFound(await _node.SendForAnswerAsync(HttpMethod.Post, _node.Public("/identities"), """{"schema_id":"default","traits":{}}"""), "POST /identities");
-        AssertNotFound(await _node.SendForAnswerAsync(HttpMethod.Delete, _node.Public($"/sessions/{api.SessionId}")), "DELETE /sessions/{id}");
+        // DELETE /sessions/{id} on the public port is the self-service disableMySession: without the owner's credentials, 401.
+        var selfService = await _node.SendForAnswerAsync(HttpMethod.Delete, _node.Public($"/sessions/{api.SessionId}"));
+        Assert.True(selfService.Status == HttpStatusCode.Unauthorized, $"DELETE /sessions/{{id}}: expected 401, got {selfService}");
 
         // Nothing happened: the session is still active.
         Assert.Equal(HttpStatusCode.OK, (await _node.WhoamiAsync(api.TokenHeader)).Status);

@@ -36,10 +36,13 @@ export function freePort() {
 }
 
 /**
- * Starts a node and resolves once it announced its addresses.
- * @returns {Promise<{publicUrl: string, adminUrl: string, output: () => string, stop: () => Promise<void>}>}
+ * Starts a node and resolves once it announced its addresses. By default in dev mode (the admin API
+ * open); with `dev: false` the node needs `adminKey`, which admin calls then send as
+ * `Authorization: Bearer <adminKey>`.
+ * @param {{dev?: boolean, adminKey?: string, extraArgs?: string[]}} [options]
+ * @returns {Promise<{publicUrl: string, adminUrl: string, adminKey: string | undefined, output: () => string, stop: () => Promise<void>}>}
  */
-export async function startService() {
+export async function startService({ dev = true, adminKey, extraArgs = [] } = {}) {
   if (!existsSync(siloDll))
     throw new Error(`${siloDll} does not exist: build the solution first (./test.sh does).`);
 
@@ -55,14 +58,19 @@ export async function startService() {
     `--store:data_directory=${dataDir}`,
     `--orleans:silo_port=${siloPort}`,
     `--orleans:gateway_port=${gatewayPort}`,
-    '--dev=true',
+    `--dev=${dev}`,
     '--hashers:argon2:memory_kib=1024',
     '--hashers:argon2:parallelism=1',
+    ...extraArgs,
   ];
   // The Silo's folder is the content root, so its appsettings.json is the base configuration.
   const child = spawn('dotnet', args, {
     cwd: path.dirname(siloDll),
-    env: { ...process.env, DOTNET_NOLOGO: '1', DOTNET_CLI_TELEMETRY_OPTOUT: '1' },
+    // The key goes in the environment, not on the command line where any process listing shows it.
+    env: {
+      ...process.env, DOTNET_NOLOGO: '1', DOTNET_CLI_TELEMETRY_OPTOUT: '1',
+      ...(adminKey === undefined ? {} : { serve__admin__api_keys__0: adminKey }),
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
 
@@ -117,7 +125,7 @@ export async function startService() {
       child.stdout.on('data', onData);
       child.stderr.on('data', (chunk) => { output += chunk; });
     });
-    return { ...urls, output: () => output, stop };
+    return { ...urls, adminKey, output: () => output, stop };
   } catch (error) {
     await stop();
     error.message += `\n--- dotnet ${args.join(' ')} (cwd ${path.dirname(siloDll)}) output ---\n${output}`;
@@ -130,11 +138,16 @@ export function basePath(url) {
   return url.replace(/\/+$/, '');
 }
 
-/** JSON request with plain fetch, for admin setup calls. Throws unless the status is the expected one. */
-export async function adminJson(baseUrl, method, pathname, body, expectedStatus) {
+/**
+ * JSON request with plain fetch, for admin setup calls. Throws unless the status is the expected one.
+ * `adminKey`, when given, is sent as `Authorization: Bearer <adminKey>`.
+ */
+export async function adminJson(baseUrl, method, pathname, body, expectedStatus, { adminKey } = {}) {
+  const headers = body === undefined ? {} : { 'Content-Type': 'application/json' };
+  if (adminKey !== undefined) headers.Authorization = `Bearer ${adminKey}`;
   const response = await fetch(new URL(pathname, baseUrl), {
     method,
-    headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
+    headers,
     body: body === undefined ? undefined : JSON.stringify(body),
     signal: AbortSignal.timeout(30_000),
   });

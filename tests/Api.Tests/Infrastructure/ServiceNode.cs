@@ -26,6 +26,17 @@ public sealed record NodeOptions
 
     /// <summary>More <c>--key=value</c> arguments.</summary>
     public IReadOnlyList<string> ExtraArgs { get; init; } = [];
+
+    /// <summary>
+    /// <c>serve:admin:api_keys</c>. Null: none in dev mode, one fresh random key otherwise (a node outside
+    /// dev mode does not start without one).
+    /// </summary>
+    public IReadOnlyList<string>? AdminKeys { get; init; }
+
+    /// <summary>Changes to the node's services before it is built (a log capture, say).</summary>
+    public Action<IServiceCollection>? ConfigureServices { get; init; }
+
+    public IReadOnlyList<string> EffectiveAdminKeys => AdminKeys ?? (Dev ? [] : [$"test-admin-key-{Guid.NewGuid():N}"]);
 }
 
 /// <summary>
@@ -40,18 +51,19 @@ public sealed class ServiceNode : IAsyncDisposable
     private readonly bool _ownsDataDirectory;
     private bool _disposed;
 
-    private ServiceNode(WebApplication app, FakeTimeProvider clock, string dataDirectory, bool ownsDataDirectory)
+    private ServiceNode(WebApplication app, FakeTimeProvider clock, string dataDirectory, bool ownsDataDirectory, string? adminKey)
     {
         App = app;
         Clock = clock;
         DataDirectory = dataDirectory;
         _ownsDataDirectory = ownsDataDirectory;
+        AdminKey = adminKey;
         (PublicUrl, AdminUrl) = SessionServiceHost.BoundAddresses(app);
         // No cookie container (cookies are set by hand), no redirects followed, no decompression.
-        Http = new HttpClient(new SocketsHttpHandler { UseCookies = false, AllowAutoRedirect = false, AutomaticDecompression = DecompressionMethods.None })
-        {
-            Timeout = TimeSpan.FromSeconds(60),
-        };
+        static SocketsHttpHandler Handler() => new() { UseCookies = false, AllowAutoRedirect = false, AutomaticDecompression = DecompressionMethods.None };
+        HttpMessageHandler handler = adminKey is null ? Handler() : new AdminKeyHandler(adminKey, AdminUrl) { InnerHandler = Handler() };
+        Http = new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(60) };
+        HttpWithoutAdminKey = new HttpClient(Handler()) { Timeout = TimeSpan.FromSeconds(60) };
     }
 
     public WebApplication App { get; }
@@ -59,7 +71,14 @@ public sealed class ServiceNode : IAsyncDisposable
     public string DataDirectory { get; }
     public Uri PublicUrl { get; }
     public Uri AdminUrl { get; }
+    /// <summary>The client of every helper: on the admin port it presents <see cref="AdminKey"/> unless the request has its own Authorization.</summary>
     public HttpClient Http { get; }
+
+    /// <summary>A client that never adds an admin key.</summary>
+    public HttpClient HttpWithoutAdminKey { get; }
+
+    /// <summary>The first configured admin key; null in dev mode without keys.</summary>
+    public string? AdminKey { get; }
 
     public const string CookieName = "ory_kratos_session";
 
@@ -69,18 +88,20 @@ public sealed class ServiceNode : IAsyncDisposable
         var ownsDirectory = options.DataDirectory is null;
         var dataDirectory = options.DataDirectory ?? NewDataDirectory();
         var clock = options.Clock ?? new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var adminKeys = options.EffectiveAdminKeys;
         // The silo and gateway ports are probed free, then bound a moment later; another process can
         // take one in between. Only that failure is retried, with new ports.
         for (var attempt = 1; ; attempt++)
         {
-            var builder = SessionServiceHost.CreateBuilder(Args(options, dataDirectory));
+            var builder = SessionServiceHost.CreateBuilder(Args(options, dataDirectory, adminKeys));
             builder.Services.AddSingleton<TimeProvider>(clock);
             builder.Services.UseTimeProviderForBackgroundAreas(TimeProvider.System);
+            options.ConfigureServices?.Invoke(builder.Services);
             var app = await SessionServiceHost.BuildAsync(builder);
             try
             {
                 await app.StartAsync();
-                return new ServiceNode(app, clock, dataDirectory, ownsDirectory);
+                return new ServiceNode(app, clock, dataDirectory, ownsDirectory, adminKeys.FirstOrDefault());
             }
             catch (Exception e) when (attempt < 5 && IsAddressInUse(e))
             {
@@ -96,7 +117,7 @@ public sealed class ServiceNode : IAsyncDisposable
         return path;
     }
 
-    private static string[] Args(NodeOptions options, string dataDirectory) =>
+    private static string[] Args(NodeOptions options, string dataDirectory, IReadOnlyList<string> adminKeys) =>
     [
         "--serve:public:host=127.0.0.1", "--serve:public:port=0",
         "--serve:admin:host=127.0.0.1", "--serve:admin:port=0",
@@ -108,6 +129,7 @@ public sealed class ServiceNode : IAsyncDisposable
         // Cheap password hashing: the tests check behaviour, not hashing cost.
         "--hashers:argon2:memory_kib=1024", "--hashers:argon2:iterations=1", "--hashers:argon2:parallelism=1",
         "--Logging:LogLevel:Default=Warning", "--Logging:LogLevel:Orleans=Error", "--Logging:LogLevel:Microsoft=Error",
+        .. adminKeys.Select((key, i) => $"--serve:admin:api_keys:{i}={key}"),
         .. options.ExtraArgs,
     ];
 
@@ -206,6 +228,7 @@ public sealed class ServiceNode : IAsyncDisposable
             return;
         _disposed = true;
         Http.Dispose();
+        HttpWithoutAdminKey.Dispose();
         try
         {
             await App.StopAsync();
@@ -270,4 +293,15 @@ public sealed record Answer(HttpStatusCode Status, IReadOnlyDictionary<string, s
     public JsonElement Json => JsonDocument.Parse(Body).RootElement.Clone();
 
     public override string ToString() => $"{Code} {Body}";
+}
+
+/// <summary>Presents the admin key on requests to the admin port that carry no Authorization of their own.</summary>
+internal sealed class AdminKeyHandler(string key, Uri adminUrl) : DelegatingHandler
+{
+    protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        if (request.RequestUri is { } uri && uri.Port == adminUrl.Port && uri.Host == adminUrl.Host && !request.Headers.Contains("Authorization"))
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key);
+        return base.SendAsync(request, cancellationToken);
+    }
 }

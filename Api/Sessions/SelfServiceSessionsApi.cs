@@ -1,0 +1,102 @@
+using OrleansSessions.Api.Configuration;
+using OrleansSessions.Api.Errors;
+using OrleansSessions.Api.Json;
+using OrleansSessions.Api.Login;
+using OrleansSessions.Json;
+
+namespace OrleansSessions.Api.Sessions;
+
+/// <summary>
+/// A user's own sessions, on the public port (Kratos's <c>listMySessions</c>, <c>disableMyOtherSessions</c>,
+/// <c>disableMySession</c>). The caller is the session its request carries, through any carrier; the
+/// current session is never listed and never ended here (that is logout).
+/// </summary>
+public static class SelfServiceSessionsApi
+{
+    /// <summary>Kratos's 401 on these routes: a reason of its own, and no error id.</summary>
+    public static readonly OryError NoSessionFound =
+        new(StatusCodes.Status401Unauthorized, "The request could not be authorized") { Reason = "No valid session cookie found." };
+
+    private static readonly OryError CannotRevokeCurrent = new(StatusCodes.Status400BadRequest, "cannot revoke current session");
+
+    /// <summary>What the self-service session endpoints use, injected per request.</summary>
+    public readonly record struct SelfServiceServices(
+        RequestSessions Sessions,
+        IGrainFactory Grains,
+        TimeProvider Clock,
+        IOptions<SessionSettings> SessionOptions,
+        IOptions<JsonRenderingOptions> Rendering);
+
+    public static RouteGroupBuilder MapSelfServiceSessionsApi(this IEndpointRouteBuilder routes)
+    {
+        var sessions = routes.MapGroup("/sessions");
+        sessions.MapGet("", ListMySessionsAsync).WithName("listMySessions");
+        sessions.MapDelete("", DisableMyOtherSessionsAsync).WithName("disableMyOtherSessions");
+        sessions.MapDelete("/{id}", DisableMySessionAsync).WithName("disableMySession");
+        return sessions;
+    }
+
+    /// <summary>The caller's other active sessions, newest first, each with its identity and devices.</summary>
+    private static async Task<IResult> ListMySessionsAsync(HttpContext context, [AsParameters] SelfServiceServices s)
+    {
+        context.Response.Headers.CacheControl = WhoamiApi.NoStore;
+        var (current, outcome) = await s.Sessions.FindAsync(context.Request, s.SessionOptions.Value.Whoami.RequiresHighestAvailable);
+        if (outcome == WhoamiOutcome.Aal2Required)
+            return new OryErrorResult(OryError.Aal2Required(s.Rendering.Value.PublicBaseUrl));
+        if (current is null)
+            return new OryErrorResult(NoSessionFound);
+
+        var page = OffsetPage.Parse(context.Request.Query);
+        var now = s.Clock.GetUtcNow();
+        var listed = await s.Grains.GetGrain<ISessionCatalogGrain>(0).ListForIdentityAsync(new IdentitySessionsQuery
+        {
+            IdentityId = current.Session.IdentityId,
+            Offset = page.Offset,
+            Limit = page.PerPage,
+            Active = ActiveFilter.Active,
+            Except = current.Session.Id,
+            Now = now,
+        });
+        page.WriteHeaders(context, listed.Total);
+        return SessionResults.List(listed.Sessions, SessionJsonShape.Full, now, s.Rendering.Value.PublicBaseUrl);
+    }
+
+    /// <summary>Revokes every other session of the caller's identity: <c>{"count": N}</c>.</summary>
+    private static async Task<IResult> DisableMyOtherSessionsAsync(HttpContext context, [AsParameters] SelfServiceServices s)
+    {
+        var (current, _) = await s.Sessions.FindAsync(context.Request, requireHighestAal: false);
+        if (current is null)
+            return new OryErrorResult(NoSessionFound);
+        var count = await s.Grains.GetGrain<IIdentityGrain>(current.Session.IdentityId).RevokeSessionsAsync(except: current.Session.Id);
+        return new JsonWriterResult(StatusCodes.Status200OK, w =>
+        {
+            w.WriteStartObject();
+            w.WriteNumber("count", count);
+            w.WriteEndObject();
+        });
+    }
+
+    /// <summary>
+    /// Revokes one of the caller's other sessions. 204 also for an unknown, foreign or already revoked id, as
+    /// Kratos: the answer tells nothing about sessions that are not the caller's.
+    /// </summary>
+    private static async Task<IResult> DisableMySessionAsync(string id, HttpContext context, [AsParameters] SelfServiceServices s)
+    {
+        var (current, _) = await s.Sessions.FindAsync(context.Request, requireHighestAal: false);
+        if (current is null)
+            return new OryErrorResult(NoSessionFound);
+        if (!SessionParameters.TryParseUuid(id, out var sessionId, out var error))
+            return new OryErrorResult(error!);
+        if (sessionId == current.Session.Id)
+            return new OryErrorResult(CannotRevokeCurrent);
+
+        if (await s.Grains.GetGrain<ISessionCatalogGrain>(0).FindLookupKeyAsync(sessionId) is { } key)
+        {
+            var grain = s.Grains.GetGrain<ISessionGrain>(key);
+            // Only a session of the caller's own identity; anyone else's is left alone, with the same answer.
+            if (await grain.GetAsync() is { } view && view.Session.IdentityId == current.Session.IdentityId && !view.Session.Revoked)
+                await grain.RevokeAsync();
+        }
+        return TypedResults.NoContent();
+    }
+}
