@@ -175,7 +175,8 @@ public sealed class SessionGrain(ISessionStore store, TimeProvider clock, IOptio
             Forget();
             return;
         }
-        _lastSeen = _lastSeenRecorded = session.LastSeenAt ?? session.AuthenticatedAt;
+        // A re-authentication is use too, and may be newer than the last-seen time stored before it.
+        _lastSeen = _lastSeenRecorded = session.LastSeenAt is { } seen && seen > session.AuthenticatedAt ? seen : session.AuthenticatedAt;
         Hold(_endedWhileLoading.Ended ? session with { Revoked = true } : session, newest);
     }
 

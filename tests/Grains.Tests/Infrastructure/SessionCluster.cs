@@ -51,7 +51,8 @@ public sealed class SessionCluster : IAsyncDisposable
 
     public static IGrainFactory Grains(InProcessSiloHandle silo) => silo.ServiceProvider.GetRequiredService<IGrainFactory>();
 
-    public static async Task<SessionCluster> StartAsync(Action<ISiloBuilder>? configureSilo = null)
+    /// <summary>Starts the cluster; <paramref name="behaviour"/> sets the silos' <see cref="SessionBehaviour"/> (idle timeout, cleanup, ...).</summary>
+    public static async Task<SessionCluster> StartAsync(Action<ISiloBuilder>? configureSilo = null, Action<SessionBehaviour>? behaviour = null)
     {
         var folder = new TempDirectory();
         var store = new SqliteStore(folder.File("sessions.db"));
@@ -69,7 +70,7 @@ public sealed class SessionCluster : IAsyncDisposable
             services.Replace(ServiceDescriptor.Singleton<TimeProvider>(clock));
             services.UseTimeProviderForBackgroundAreas(TimeProvider.System);
             services.Configure<JsonRenderingOptions>(o => o.PublicBaseUrl = PublicBaseUrl);
-            services.AddSessionGrainServices();
+            services.AddSessionGrainServices(behaviour);
             configureSilo?.Invoke(silo);
         });
         var cluster = builder.Build();
@@ -147,6 +148,49 @@ public sealed class SessionCluster : IAsyncDisposable
         {
             RequestContext.Remove(IPlacementDirector.PlacementHintKey);
         }
+    }
+
+    /// <summary>The last-seen writer of the i-th silo (what its session grains hand their last use to).</summary>
+    public LastSeenWriter LastSeenWriter(int silo) => Cluster.Silos[silo].ServiceProvider.GetRequiredService<LastSeenWriter>();
+
+    /// <summary>The index of the silo that holds the activation of the session grain for <paramref name="lookupKey"/>, or -1.</summary>
+    public int SiloIndexOf(string lookupKey)
+    {
+        var host = HostOf(Grains(0), lookupKey);
+        for (var i = 0; i < Cluster.Silos.Count; i++)
+            if (Cluster.Silos[i].SiloAddress.Equals(host))
+                return i;
+        return -1;
+    }
+
+    /// <summary>Runs <paramref name="call"/> with a placement hint for <paramref name="silo"/>: grains it activates are placed there.</summary>
+    public static async Task<T> OnSiloAsync<T>(InProcessSiloHandle silo, Func<IGrainFactory, Task<T>> call)
+    {
+        RequestContext.Set(IPlacementDirector.PlacementHintKey, silo.SiloAddress);
+        try
+        {
+            return await call(Grains(silo));
+        }
+        finally
+        {
+            RequestContext.Remove(IPlacementDirector.PlacementHintKey);
+        }
+    }
+
+    /// <summary>
+    /// How many requests wait in the activation of <paramref name="grain"/> for the one it is running to finish
+    /// (a non-reentrant grain's queue); 0 when it is not activated. Orleans exposes this only in the internal
+    /// diagnostic string of an activation (<c>NonReentrancyQueueSize=</c>), read here by reflection: test use only.
+    /// </summary>
+    public int WaitingRequests(IAddressable grain)
+    {
+        if (!Cluster.TryGetGrainContext(grain.GetGrainId(), out var context))
+            return 0;
+        var describe = context.GetType().GetMethod("ToDetailedString", System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.NonPublic)
+            ?? throw new InvalidOperationException($"{context.GetType()} has no ToDetailedString: Orleans changed.");
+        var detail = (string)describe.Invoke(context, [false])!;
+        var queue = System.Text.RegularExpressions.Regex.Match(detail, @"NonReentrancyQueueSize=(\d+)");
+        return queue.Success ? int.Parse(queue.Groups[1].Value) : throw new InvalidOperationException($"No queue size in '{detail}'.");
     }
 
     /// <summary>The silo that holds the activation of the session grain for <paramref name="lookupKey"/>, if any.</summary>
