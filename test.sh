@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Runs every test of the repository: the .NET test projects of OrleansSessions.sln, then the Node
 # compatibility suite (tests/compat, the real @ory/kratos-client against a node this script built).
-# Needs the .NET 10 SDK and Node 20 with npm. The last line it prints is always
+# Needs the .NET 10 SDK, Node 20 with npm and the PostgreSQL server binaries (initdb, pg_ctl; installed with
+# apt-get when missing and run as root): unless ORLEANS_SESSIONS_TEST_POSTGRES already names a server, it
+# starts a throwaway PostgreSQL cluster for the PostgreSQL store tests and removes it on exit.
+# The last line it prints is always
 #   N passed, N failed
 # summing both; it exits non-zero if a test failed or a stage (restore, build, test run, npm ci)
 # could not run — a stage that could not run counts as one failure, so it never reads "0 failed".
@@ -16,7 +19,19 @@ export NPM_CONFIG_FUND=false NPM_CONFIG_AUDIT=false NPM_CONFIG_UPDATE_NOTIFIER=f
 SOLUTION=OrleansSessions.sln
 COMPAT_DIR=tests/compat
 RESULTS="$(mktemp -d "${TMPDIR:-/tmp}/orleans-sessions-test.XXXXXX")"
-trap 'rm -rf "$RESULTS"' EXIT
+PG_DIR=""
+PG_BIN=""
+
+cleanup() {
+  if [[ -n "$PG_DIR" ]]; then
+    if [[ -f "$PG_DIR/data/postmaster.pid" ]]; then
+      as_postgres "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m immediate -w stop >/dev/null 2>&1 || true
+    fi
+    rm -rf "$PG_DIR"
+  fi
+  rm -rf "$RESULTS"
+}
+trap cleanup EXIT
 
 passed=0
 failed=0
@@ -46,6 +61,62 @@ finish() {
 
 section() { echo; echo "==== $* ===="; }
 
+# initdb refuses to run as root: as root, the cluster belongs to the postgres OS user.
+as_postgres() {
+  if ((EUID == 0)); then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+# The newest installed PostgreSQL server binaries (Debian layout first, then PATH).
+find_postgres_bin() {
+  local dir
+  dir="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)"
+  if [[ -n "$dir" && -x "$dir/initdb" && -x "$dir/pg_ctl" ]]; then echo "$dir"; return 0; fi
+  if command -v pg_config >/dev/null 2>&1 && [[ -x "$(pg_config --bindir)/initdb" ]]; then pg_config --bindir; return 0; fi
+  if command -v initdb >/dev/null 2>&1 && command -v pg_ctl >/dev/null 2>&1; then dirname "$(command -v initdb)"; return 0; fi
+  return 1
+}
+
+# A throwaway cluster under a temp folder, on a free loopback port, trust auth on loopback only.
+start_postgres() {
+  if ! PG_BIN="$(find_postgres_bin)"; then
+    if ((EUID == 0)) && command -v apt-get >/dev/null 2>&1; then
+      echo "PostgreSQL server binaries not found; installing them (apt-get install postgresql-15)"
+      export DEBIAN_FRONTEND=noninteractive
+      apt-get update && { apt-get install -y postgresql-15 || apt-get install -y postgresql; } || true
+    fi
+    if ! PG_BIN="$(find_postgres_bin)"; then
+      echo "test.sh: PostgreSQL server binaries (initdb, pg_ctl) not found; install postgresql-15" >&2
+      return 1
+    fi
+  fi
+  if ((EUID == 0)) && ! id postgres >/dev/null 2>&1; then
+    echo "test.sh: running as root but there is no 'postgres' OS user to own the cluster" >&2
+    return 1
+  fi
+  # As root, under /tmp (not $TMPDIR, which the postgres user may not be able to reach).
+  if ((EUID == 0)); then
+    PG_DIR="$(mktemp -d /tmp/orleans-sessions-pg.XXXXXX)"
+  else
+    PG_DIR="$(mktemp -d "${TMPDIR:-/tmp}/orleans-sessions-pg.XXXXXX")"
+  fi
+  if ((EUID == 0)); then chown postgres: "$PG_DIR"; fi
+  chmod 700 "$PG_DIR"
+  local port
+  port="$(node -e "const s=require('net').createServer();s.listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close();})")" || return 1
+  echo "PostgreSQL: $PG_BIN, cluster in $PG_DIR, port $port"
+  if ! as_postgres "$PG_BIN/initdb" -D "$PG_DIR/data" -U postgres --auth=trust --encoding=UTF8 --locale=C >"$PG_DIR/initdb.log" 2>&1; then
+    cat "$PG_DIR/initdb.log" >&2
+    return 1
+  fi
+  if ! as_postgres "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -t 60 -w start \
+      -o "-p $port -k $PG_DIR -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c max_connections=200"; then
+    cat "$PG_DIR/server.log" >&2 || true
+    return 1
+  fi
+  export ORLEANS_SESSIONS_TEST_POSTGRES="Host=127.0.0.1;Port=$port;Username=postgres;Database=postgres"
+  echo "PostgreSQL ready: ORLEANS_SESSIONS_TEST_POSTGRES=$ORLEANS_SESSIONS_TEST_POSTGRES"
+}
+
 # ---------------------------------------------------------------------------------------------
 section "dotnet restore"
 if ! dotnet restore "$SOLUTION"; then
@@ -58,6 +129,15 @@ if ! dotnet build "$SOLUTION" --no-restore; then
   # Without a build there is nothing trustworthy to test (the compat suite runs the built Silo).
   stage_failed "dotnet build $SOLUTION"
   finish
+fi
+
+# ---------------------------------------------------------------------------------------------
+section "PostgreSQL for the PostgreSQL store tests"
+if [[ -n "${ORLEANS_SESSIONS_TEST_POSTGRES:-}" ]]; then
+  echo "using the server of ORLEANS_SESSIONS_TEST_POSTGRES"
+elif ! start_postgres; then
+  # The PostgreSQL tests still run, and fail saying that ORLEANS_SESSIONS_TEST_POSTGRES is not set.
+  stage_failed "start a throwaway PostgreSQL cluster"
 fi
 
 # ---------------------------------------------------------------------------------------------

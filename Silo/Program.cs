@@ -7,10 +7,18 @@ if (args.Length > 0 && args[0] == "migrate")
     var options = new ConfigurationBuilder().AddJsonFile("appsettings.json", optional: true)
         .AddEnvironmentVariables().AddCommandLine(args[1..]).Build()
         .GetSection(StoreOptions.Section).Get<StoreOptions>() ?? new StoreOptions();
-    var applied = await new SqliteStore(options.SqlitePath).MigrateAsync();
+    options.Validate();
+    IReadOnlyList<int> applied;
+    if (options.IsPostgres)
+    {
+        await using var postgres = new PostgresStore(options.ConnectionString!);
+        applied = await postgres.MigrateAsync();
+    }
+    else
+        applied = await new SqliteStore(options.SqlitePath).MigrateAsync();
     Console.WriteLine(applied.Count == 0
-        ? $"Schema of {Path.GetFullPath(options.SqlitePath)} is up to date."
-        : $"Applied migrations {string.Join(", ", applied)} to {Path.GetFullPath(options.SqlitePath)}.");
+        ? $"Schema of {options.Describe()} is up to date."
+        : $"Applied migrations {string.Join(", ", applied)} to {options.Describe()}.");
     return;
 }
 

@@ -87,14 +87,22 @@ public static class SessionServiceHost
 
     private static void AddStore(IServiceCollection services, StoreOptions options)
     {
-        if (!string.Equals(options.Provider, "sqlite", StringComparison.OrdinalIgnoreCase))
-            throw new InvalidOperationException($"store:provider '{options.Provider}' is not supported; use 'sqlite'.");
+        options.Validate();
         services.AddSingleton(Options.Create(options));
-        services.AddSingleton(_ => new SqliteStore(options.SqlitePath));
-        services.AddSingleton<ISessionStore>(sp => sp.GetRequiredService<SqliteStore>());
-        services.AddSingleton<IIdentityStore>(sp => sp.GetRequiredService<SqliteStore>());
-        services.AddSingleton<IKeyRingStore>(sp => sp.GetRequiredService<SqliteStore>());
-        services.AddSingleton<ISchemaMigrator>(sp => sp.GetRequiredService<SqliteStore>());
+        if (options.IsPostgres)
+            AddStore(services, _ => new PostgresStore(options.ConnectionString!));
+        else
+            AddStore(services, _ => new SqliteStore(options.SqlitePath));
+    }
+
+    private static void AddStore<TStore>(IServiceCollection services, Func<IServiceProvider, TStore> create)
+        where TStore : class, IIdentityStore, ISessionStore, IKeyRingStore, ISchemaMigrator
+    {
+        services.AddSingleton(create);
+        services.AddSingleton<ISessionStore>(sp => sp.GetRequiredService<TStore>());
+        services.AddSingleton<IIdentityStore>(sp => sp.GetRequiredService<TStore>());
+        services.AddSingleton<IKeyRingStore>(sp => sp.GetRequiredService<TStore>());
+        services.AddSingleton<ISchemaMigrator>(sp => sp.GetRequiredService<TStore>());
     }
 
     private static void Listen(KestrelServerOptions kestrel, ListenerOptions listener, ApiSurface surface)
@@ -120,7 +128,7 @@ public static class SessionServiceHost
                 + "Anyone who can reach that port can read, issue and end sessions and change identities.", adminUrl);
         }
         // Written to stdout whatever the log levels: scripts and the compatibility tests wait for this line.
-        Console.Out.WriteLine($"OrleansSessions ready: public API {publicUrl}, admin API {adminUrl}, store {store.Provider} at {Path.GetFullPath(store.SqlitePath)}");
+        Console.Out.WriteLine($"OrleansSessions ready: public API {publicUrl}, admin API {adminUrl}, store {store.Provider} at {store.Describe()}");
         Console.Out.Flush();
     }
 }

@@ -7,8 +7,15 @@ public sealed class StoreOptions
 {
     public const string Section = "store";
 
-    /// <summary><c>sqlite</c> (embedded, the default).</summary>
-    public string Provider { get; set; } = "sqlite";
+    public const string Sqlite = "sqlite";
+    public const string Postgres = "postgres";
+
+    /// <summary><c>sqlite</c> (embedded, the default) or <c>postgres</c> (clusters; needs <see cref="ConnectionString"/>).</summary>
+    public string Provider { get; set; } = Sqlite;
+
+    /// <summary>Npgsql connection string of the PostgreSQL database (<c>store:connection_string</c>), for <c>postgres</c>.</summary>
+    [ConfigurationKeyName("connection_string")]
+    public string? ConnectionString { get; set; }
 
     /// <summary>Folder of the embedded SQLite file <c>sessions.db</c>.</summary>
     [ConfigurationKeyName("data_directory")]
@@ -19,4 +26,24 @@ public sealed class StoreOptions
     public bool MigrateOnStart { get; set; } = true;
 
     public string SqlitePath => Path.Combine(DataDirectory, "sessions.db");
+
+    public bool IsPostgres => string.Equals(Provider, Postgres, StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>Throws a clear message for an unknown provider or a missing PostgreSQL connection string.</summary>
+    public void Validate()
+    {
+        if (!IsPostgres && !string.Equals(Provider, Sqlite, StringComparison.OrdinalIgnoreCase))
+            throw new InvalidOperationException($"store:provider '{Provider}' is not supported; use 'sqlite' or 'postgres'.");
+        if (IsPostgres && string.IsNullOrWhiteSpace(ConnectionString))
+            throw new InvalidOperationException("store:connection_string is required when store:provider is 'postgres'.");
+    }
+
+    /// <summary>Where the store is, for messages (never the connection string's password).</summary>
+    public string Describe()
+    {
+        if (!IsPostgres)
+            return Path.GetFullPath(SqlitePath);
+        var b = new Npgsql.NpgsqlConnectionStringBuilder(ConnectionString);
+        return $"postgres://{b.Host}:{b.Port}/{b.Database}";
+    }
 }
