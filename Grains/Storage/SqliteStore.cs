@@ -1,7 +1,5 @@
 using System.Data.Common;
-using System.Collections.Immutable;
 using Microsoft.Data.Sqlite;
-using OrleansSessions.Storage.Migrations;
 
 namespace OrleansSessions.Storage;
 
@@ -9,7 +7,7 @@ namespace OrleansSessions.Storage;
 /// The embedded store: one SQLite file, WAL journal, synchronous=FULL so that an acknowledged
 /// write survives a crash of the process or of the machine.
 /// </summary>
-public sealed class SqliteStore : IIdentityStore, ISessionStore, IKeyRingStore, ISchemaMigrator
+public sealed class SqliteStore : RelationalStore
 {
     private const int UniqueConstraint = 2067;
     private const int PrimaryKeyConstraint = 1555;
@@ -27,7 +25,8 @@ public sealed class SqliteStore : IIdentityStore, ISessionStore, IKeyRingStore, 
         }.ToString();
     }
 
-    private SqliteConnection Open()
+    /// <summary>synchronous is a per-connection setting, so every connection sets it.</summary>
+    protected override DbConnection Open()
     {
         var connection = new SqliteConnection(_connectionString);
         connection.Open();
@@ -37,411 +36,34 @@ public sealed class SqliteStore : IIdentityStore, ISessionStore, IKeyRingStore, 
         return connection;
     }
 
-    private static SqliteCommand Command(SqliteConnection connection, string sql, params (string Name, object? Value)[] parameters)
+    /// <summary>Microsoft.Data.Sqlite opens synchronously whichever method is called, so this is <see cref="Open"/>.</summary>
+    protected override ValueTask<DbConnection> OpenAsync(CancellationToken ct) => ValueTask.FromResult(Open());
+
+    protected override string MigrationDialect => "sqlite";
+
+    /// <summary>
+    /// The journal mode is a property of the file and cannot change inside a transaction, so it is set here, with
+    /// the bookkeeping table. No lock is needed: one file has one migrating process, and SQLite serialises writers.
+    /// </summary>
+    protected override async Task BeforeMigrationsAsync(DbConnection connection, CancellationToken ct)
     {
-        var command = connection.CreateCommand();
-        command.CommandText = sql;
-        foreach (var (name, value) in parameters)
-            command.Parameters.AddWithValue(name, value ?? DBNull.Value);
-        return command;
+        await using var init = Command(connection,
+            "PRAGMA journal_mode = WAL; CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER NOT NULL PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL);");
+        await init.ExecuteNonQueryAsync(ct);
     }
 
-    public async Task<IReadOnlyList<int>> MigrateAsync(CancellationToken ct = default)
-    {
-        await using var connection = Open();
-        await using (var init = Command(connection,
-            "PRAGMA journal_mode = WAL; CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER NOT NULL PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL);"))
-            await init.ExecuteNonQueryAsync(ct);
+    protected override bool IsUniqueViolation(DbException e) =>
+        e is SqliteException { SqliteExtendedErrorCode: UniqueConstraint or PrimaryKeyConstraint };
 
-        var applied = new List<int>();
-        foreach (var migration in Migration.For("sqlite"))
-        {
-            await using var tx = (SqliteTransaction)await connection.BeginTransactionAsync(ct);
-            await using var check = Command(connection, "SELECT COUNT(*) FROM schema_migrations WHERE version = $v", ("$v", migration.Version));
-            check.Transaction = tx;
-            if ((long)(await check.ExecuteScalarAsync(ct))! > 0)
-                continue;
-            await using var apply = Command(connection, migration.Sql);
-            apply.Transaction = tx;
-            await apply.ExecuteNonQueryAsync(ct);
-            await using var record = Command(connection, "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($v, $n, $t)",
-                ("$v", migration.Version), ("$n", migration.Name), ("$t", UnixMicros.From(DateTimeOffset.UtcNow)));
-            record.Transaction = tx;
-            await record.ExecuteNonQueryAsync(ct);
-            await tx.CommitAsync(ct);
-            applied.Add(migration.Version);
-        }
-        return applied;
-    }
+    /// <summary>SQLite names no constraint, only the violated table and columns in its message.</summary>
+    protected override IdentityWriteOutcome TakenBy(DbException e) =>
+        e.Message.Contains("identity_identifiers", StringComparison.Ordinal) ? IdentityWriteOutcome.IdentifierTaken
+        : e.Message.Contains("external_id", StringComparison.Ordinal) ? IdentityWriteOutcome.ExternalIdTaken
+        : IdentityWriteOutcome.IdTaken;
 
-    private const string IdentityColumns = """
-        i.id, i.schema_id, i.state, i.state_changed_at, i.traits, i.metadata_public, i.metadata_admin, i.external_id,
-        i.created_at, i.updated_at, i.version, c.totp_secret IS NOT NULL
-        FROM identities i LEFT JOIN identity_credentials c ON c.identity_id = i.id
-        """;
+    /// <summary>json_group_array yields <c>[]</c> over no rows.</summary>
+    protected override string IdentifiersJsonArray => "json_group_array(identifier)";
 
-    private const string SessionColumns = """
-        s.id, s.lookup_key, s.identity_id, s.channel, s.active, s.aal, s.authentication_methods, s.devices,
-        s.issued_at, s.authenticated_at, s.expires_at, s.created_at, s.updated_at, s.last_seen_at
-        """;
-
-    private const int SessionColumnCount = 14;
-
-    /// <summary>The identity columns of a session's identity, joined to <c>sessions s</c> (append the ON clause).</summary>
-    private const string JoinedIdentityColumns = """
-        i.id, i.schema_id, i.state, i.state_changed_at, i.traits, i.metadata_public, i.metadata_admin, i.external_id,
-        i.created_at, i.updated_at, i.version, c.totp_secret IS NOT NULL
-        FROM sessions s LEFT JOIN identity_credentials c ON c.identity_id = s.identity_id JOIN identities i
-        """;
-
-    public Task<IdentityWriteOutcome> InsertIdentityAsync(IdentityRecord identity, IdentityCredentials credentials, CancellationToken ct = default) =>
-        WriteIdentityAsync(identity, credentials, insert: true, ct);
-
-    public Task<IdentityWriteOutcome> UpdateIdentityAsync(IdentityRecord identity, IdentityCredentials credentials, CancellationToken ct = default) =>
-        WriteIdentityAsync(identity, credentials, insert: false, ct);
-
-    /// <summary>The identity row, its credentials and its identifiers, in one transaction.</summary>
-    private async Task<IdentityWriteOutcome> WriteIdentityAsync(IdentityRecord identity, IdentityCredentials credentials, bool insert, CancellationToken ct)
-    {
-        await using var connection = Open();
-        await using var tx = (SqliteTransaction)await connection.BeginTransactionAsync(ct);
-        var id = identity.Id.ToString();
-        (string, object?)[] row =
-        [
-            ("$id", id), ("$schema", identity.SchemaId), ("$state", identity.State),
-            ("$changed", identity.StateChangedAt is { } c ? UnixMicros.From(c) : null), ("$traits", identity.Traits),
-            ("$pub", identity.MetadataPublic), ("$adm", identity.MetadataAdmin), ("$ext", identity.ExternalId),
-            ("$created", UnixMicros.From(identity.CreatedAt)), ("$updated", UnixMicros.From(identity.UpdatedAt)),
-            ("$version", identity.Version),
-        ];
-        try
-        {
-            await using (var write = Command(connection, insert
-                ? """
-                  INSERT INTO identities (id, schema_id, state, state_changed_at, traits, metadata_public, metadata_admin, external_id, created_at, updated_at, version)
-                  VALUES ($id, $schema, $state, $changed, $traits, $pub, $adm, $ext, $created, $updated, $version)
-                  """
-                : """
-                  UPDATE identities SET schema_id = $schema, state = $state, state_changed_at = $changed, traits = $traits,
-                      metadata_public = $pub, metadata_admin = $adm, external_id = $ext, updated_at = $updated, version = $version
-                  WHERE id = $id
-                  """, row))
-            {
-                write.Transaction = tx;
-                if (await write.ExecuteNonQueryAsync(ct) == 0)
-                    return IdentityWriteOutcome.NotFound;
-            }
-            await using (var replace = Command(connection, """
-                INSERT INTO identity_credentials (identity_id, password_hash, totp_secret, updated_at) VALUES ($id, $password, $totp, $updated)
-                ON CONFLICT (identity_id) DO UPDATE SET password_hash = excluded.password_hash, totp_secret = excluded.totp_secret, updated_at = excluded.updated_at;
-                DELETE FROM identity_identifiers WHERE identity_id = $id;
-                """, ("$id", id), ("$password", credentials.PasswordHash), ("$totp", credentials.TotpSecret), ("$updated", UnixMicros.From(identity.UpdatedAt))))
-            {
-                replace.Transaction = tx;
-                await replace.ExecuteNonQueryAsync(ct);
-            }
-            foreach (var identifier in credentials.Identifiers.Distinct(StringComparer.Ordinal))
-            {
-                await using var add = Command(connection, "INSERT INTO identity_identifiers (identifier, identity_id) VALUES ($identifier, $id)",
-                    ("$identifier", identifier), ("$id", id));
-                add.Transaction = tx;
-                await add.ExecuteNonQueryAsync(ct);
-            }
-            await tx.CommitAsync(ct);
-            return IdentityWriteOutcome.Written;
-        }
-        catch (SqliteException e) when (e.SqliteExtendedErrorCode is UniqueConstraint or PrimaryKeyConstraint)
-        {
-            return e.Message.Contains("identity_identifiers", StringComparison.Ordinal) ? IdentityWriteOutcome.IdentifierTaken
-                : e.Message.Contains("external_id", StringComparison.Ordinal) ? IdentityWriteOutcome.ExternalIdTaken
-                : IdentityWriteOutcome.IdTaken;
-        }
-    }
-
-    public async Task<bool> DeleteIdentityAsync(Guid id, CancellationToken ct = default)
-    {
-        await using var connection = Open();
-        await using var command = Command(connection, "DELETE FROM identities WHERE id = $id", ("$id", id.ToString()));
-        return await command.ExecuteNonQueryAsync(ct) > 0;
-    }
-
-    public async Task<IdentityRecord?> FindIdentityAsync(Guid id, CancellationToken ct = default)
-    {
-        await using var connection = Open();
-        await using var command = Command(connection, $"SELECT {IdentityColumns} WHERE i.id = $id", ("$id", id.ToString()));
-        await using var reader = await command.ExecuteReaderAsync(ct);
-        return await reader.ReadAsync(ct) ? ReadIdentity(reader) : null;
-    }
-
-    public async Task<IReadOnlyList<IdentityRecord>> ListIdentitiesAsync(int pageSize, Guid? after, CancellationToken ct = default)
-    {
-        await using var connection = Open();
-        await using var command = Command(connection, $"SELECT {IdentityColumns} WHERE i.id > $after ORDER BY i.id LIMIT $limit",
-            ("$after", after?.ToString() ?? ""), ("$limit", pageSize));
-        await using var reader = await command.ExecuteReaderAsync(ct);
-        var page = new List<IdentityRecord>();
-        while (await reader.ReadAsync(ct))
-            page.Add(ReadIdentity(reader));
-        return page;
-    }
-
-    public async Task<IdentityCredentials?> FindCredentialsAsync(Guid id, CancellationToken ct = default)
-    {
-        await using var connection = Open();
-        await using var command = Command(connection, """
-            SELECT c.password_hash, c.totp_secret, (SELECT json_group_array(identifier) FROM identity_identifiers WHERE identity_id = i.id)
-            FROM identities i LEFT JOIN identity_credentials c ON c.identity_id = i.id WHERE i.id = $id
-            """, ("$id", id.ToString()));
-        await using var reader = await command.ExecuteReaderAsync(ct);
-        if (!await reader.ReadAsync(ct))
-            return null;
-        return new IdentityCredentials
-        {
-            PasswordHash = NullableString(reader, 0),
-            TotpSecret = NullableString(reader, 1),
-            Identifiers = [.. System.Text.Json.JsonSerializer.Deserialize<string[]>(reader.GetString(2))!.Order(StringComparer.Ordinal)],
-        };
-    }
-
-    public async Task<Guid?> FindIdentityIdByIdentifierAsync(string identifier, CancellationToken ct = default)
-    {
-        await using var connection = Open();
-        await using var command = Command(connection, "SELECT identity_id FROM identity_identifiers WHERE identifier = $identifier",
-            ("$identifier", identifier));
-        return await command.ExecuteScalarAsync(ct) is string id ? Guid.Parse(id) : null;
-    }
-
-    /// <summary>Reads the <see cref="IdentityColumns"/>, starting at column <paramref name="o"/>.</summary>
-    private static IdentityRecord ReadIdentity(DbDataReader r, int o = 0) => new()
-    {
-        Id = Guid.Parse(r.GetString(o)),
-        SchemaId = r.GetString(o + 1),
-        State = r.GetString(o + 2),
-        StateChangedAt = r.IsDBNull(o + 3) ? null : UnixMicros.To(r.GetInt64(o + 3)),
-        Traits = r.GetString(o + 4),
-        MetadataPublic = NullableString(r, o + 5),
-        MetadataAdmin = NullableString(r, o + 6),
-        ExternalId = NullableString(r, o + 7),
-        CreatedAt = UnixMicros.To(r.GetInt64(o + 8)),
-        UpdatedAt = UnixMicros.To(r.GetInt64(o + 9)),
-        Version = r.GetInt64(o + 10),
-        AvailableAal = r.GetBoolean(o + 11) ? AuthenticatorAssurance.Aal2 : AuthenticatorAssurance.Aal1,
-    };
-
-    public async Task InsertSessionAsync(SessionRecord session, CancellationToken ct = default)
-    {
-        await using var connection = Open();
-        await using var command = Command(connection, """
-            INSERT INTO sessions (id, lookup_key, identity_id, channel, active, aal, authentication_methods, devices,
-                                  issued_at, authenticated_at, expires_at, created_at, updated_at)
-            VALUES ($id, $key, $identity, $channel, $active, $aal, $methods, $devices, $issued, $authenticated, $expires, $created, $updated)
-            """,
-            ("$id", session.Id.ToString()), ("$key", session.LookupKey), ("$identity", session.IdentityId.ToString()),
-            ("$channel", ChannelName(session.Channel)), ("$active", session.Revoked ? 0 : 1), ("$aal", session.Aal),
-            ("$methods", StoredJson.WriteMethods(session.AuthenticationMethods)), ("$devices", StoredJson.WriteDevices(session.Devices)),
-            ("$issued", UnixMicros.From(session.IssuedAt)), ("$authenticated", UnixMicros.From(session.AuthenticatedAt)),
-            ("$expires", UnixMicros.From(session.ExpiresAt)), ("$created", UnixMicros.From(session.CreatedAt)),
-            ("$updated", UnixMicros.From(session.UpdatedAt)));
-        await command.ExecuteNonQueryAsync(ct);
-    }
-
-    public async Task<SessionRecord?> FindSessionByLookupKeyAsync(string lookupKey, CancellationToken ct = default)
-    {
-        await using var connection = Open();
-        await using var command = Command(connection, $$"""
-            SELECT {{SessionColumns}} FROM sessions s WHERE s.lookup_key = $key
-            """, ("$key", lookupKey));
-        await using var reader = await command.ExecuteReaderAsync(ct);
-        return await reader.ReadAsync(ct) ? ReadSession(reader) : null;
-    }
-
-    public async Task<string?> FindLookupKeyAsync(Guid sessionId, CancellationToken ct = default)
-    {
-        await using var connection = Open();
-        await using var command = Command(connection, "SELECT lookup_key FROM sessions WHERE id = $id", ("$id", sessionId.ToString()));
-        return await command.ExecuteScalarAsync(ct) as string;
-    }
-
-    public async Task<IReadOnlyList<string>> ListLiveLookupKeysAsync(Guid identityId, DateTimeOffset now, CancellationToken ct = default)
-    {
-        await using var connection = Open();
-        await using var command = Command(connection,
-            "SELECT lookup_key FROM sessions WHERE identity_id = $identity AND active = 1 AND expires_at > $now",
-            ("$identity", identityId.ToString()), ("$now", UnixMicros.From(now)));
-        await using var reader = await command.ExecuteReaderAsync(ct);
-        var keys = new List<string>();
-        while (await reader.ReadAsync(ct))
-            keys.Add(reader.GetString(0));
-        return keys;
-    }
-
-    public async Task<bool> UpdateSessionAuthenticationAsync(SessionRecord session, CancellationToken ct = default)
-    {
-        await using var connection = Open();
-        await using var command = Command(connection, """
-            UPDATE sessions SET aal = $aal, authentication_methods = $methods, authenticated_at = $authenticated,
-                expires_at = $expires, updated_at = $updated
-            WHERE id = $id
-            """,
-            ("$id", session.Id.ToString()), ("$aal", session.Aal), ("$methods", StoredJson.WriteMethods(session.AuthenticationMethods)),
-            ("$authenticated", UnixMicros.From(session.AuthenticatedAt)), ("$expires", UnixMicros.From(session.ExpiresAt)),
-            ("$updated", UnixMicros.From(session.UpdatedAt)));
-        return await command.ExecuteNonQueryAsync(ct) > 0;
-    }
-
-    public async Task<bool> UpdateSessionExpiryAsync(Guid sessionId, DateTimeOffset expiresAt, DateTimeOffset updatedAt, CancellationToken ct = default)
-    {
-        await using var connection = Open();
-        await using var command = Command(connection, "UPDATE sessions SET expires_at = $expires, updated_at = $updated WHERE id = $id",
-            ("$id", sessionId.ToString()), ("$expires", UnixMicros.From(expiresAt)), ("$updated", UnixMicros.From(updatedAt)));
-        return await command.ExecuteNonQueryAsync(ct) > 0;
-    }
-
-    public Task<IReadOnlyList<string>> RevokeIdentitySessionsAsync(Guid identityId, Guid? except, DateTimeOffset at, CancellationToken ct = default) =>
-        ReadKeysAsync("""
-            UPDATE sessions SET active = 0, updated_at = $at
-            WHERE identity_id = $identity AND active = 1 AND id <> $except
-            RETURNING lookup_key
-            """, ct, ("$identity", identityId.ToString()), ("$except", except?.ToString() ?? ""), ("$at", UnixMicros.From(at)));
-
-    public Task<IReadOnlyList<string>> DeleteIdentitySessionsAsync(Guid identityId, CancellationToken ct = default) =>
-        ReadKeysAsync("DELETE FROM sessions WHERE identity_id = $identity RETURNING lookup_key", ct, ("$identity", identityId.ToString()));
-
-    private async Task<IReadOnlyList<string>> ReadKeysAsync(string sql, CancellationToken ct, params (string, object?)[] parameters)
-    {
-        await using var connection = Open();
-        await using var command = Command(connection, sql, parameters);
-        await using var reader = await command.ExecuteReaderAsync(ct);
-        var keys = new List<string>();
-        while (await reader.ReadAsync(ct))
-            keys.Add(reader.GetString(0));
-        return keys;
-    }
-
-    private static string ActiveCondition(ActiveFilter filter) => filter switch
-    {
-        ActiveFilter.Active => "AND s.active = 1 AND s.expires_at > $now",
-        ActiveFilter.Inactive => "AND (s.active = 0 OR s.expires_at <= $now)",
-        _ => "",
-    };
-
-    public async Task<IReadOnlyList<SessionView>> ListSessionsAsync(SessionListQuery query, CancellationToken ct = default)
-    {
-        await using var connection = Open();
-        // Keyset order: newest first, then id; the cursor is the last session of the previous page.
-        var sql = query.WithIdentity
-            ? $"SELECT {SessionColumns}, {JoinedIdentityColumns} ON i.id = s.identity_id"
-            : $"SELECT {SessionColumns} FROM sessions s";
-        sql += $"""
-
-             WHERE (1 = 1) {ActiveCondition(query.Active)}
-             {(query.After is null ? "" : "AND (s.created_at < $cat OR (s.created_at = $cat AND s.id > $cid))")}
-             ORDER BY s.created_at DESC, s.id ASC LIMIT $limit
-            """;
-        await using var command = Command(connection, sql, ("$now", UnixMicros.From(query.Now)), ("$limit", query.PageSize),
-            ("$cat", query.After is { } a ? UnixMicros.From(a.CreatedAt) : 0L), ("$cid", query.After?.Id.ToString() ?? ""));
-        await using var reader = await command.ExecuteReaderAsync(ct);
-        var page = new List<SessionView>();
-        while (await reader.ReadAsync(ct))
-            page.Add(new SessionView { Session = ReadSession(reader), Identity = query.WithIdentity ? ReadIdentity(reader, SessionColumnCount) : null });
-        return page;
-    }
-
-    public async Task<SessionPage> ListIdentitySessionsAsync(IdentitySessionsQuery query, CancellationToken ct = default)
-    {
-        await using var connection = Open();
-        var filter = $"s.identity_id = $identity AND s.id <> $except {ActiveCondition(query.Active)}";
-        (string, object?)[] parameters =
-        [
-            ("$identity", query.IdentityId.ToString()), ("$except", query.Except?.ToString() ?? ""),
-            ("$now", UnixMicros.From(query.Now)), ("$limit", query.Limit), ("$offset", query.Offset),
-        ];
-        await using var count = Command(connection, $"SELECT COUNT(*) FROM sessions s WHERE {filter}", parameters);
-        var total = (int)(long)(await count.ExecuteScalarAsync(ct))!;
-        await using var command = Command(connection, $"""
-            SELECT {SessionColumns}, {JoinedIdentityColumns} ON i.id = s.identity_id
-            WHERE {filter} ORDER BY s.created_at DESC, s.id ASC LIMIT $limit OFFSET $offset
-            """, parameters);
-        await using var reader = await command.ExecuteReaderAsync(ct);
-        var sessions = ImmutableArray.CreateBuilder<SessionView>();
-        while (await reader.ReadAsync(ct))
-            sessions.Add(new SessionView { Session = ReadSession(reader), Identity = ReadIdentity(reader, SessionColumnCount) });
-        return new SessionPage { Sessions = sessions.ToImmutable(), Total = total };
-    }
-
-    public async Task WriteLastSeenAsync(IReadOnlyCollection<KeyValuePair<Guid, DateTimeOffset>> lastSeen, CancellationToken ct = default)
-    {
-        await using var connection = Open();
-        await using var tx = (SqliteTransaction)await connection.BeginTransactionAsync(ct);
-        await using var command = Command(connection,
-            "UPDATE sessions SET last_seen_at = $seen WHERE id = $id AND (last_seen_at IS NULL OR last_seen_at < $seen)",
-            ("$id", ""), ("$seen", 0L));
-        command.Transaction = tx;
-        foreach (var (id, seen) in lastSeen)
-        {
-            command.Parameters["$id"].Value = id.ToString();
-            command.Parameters["$seen"].Value = UnixMicros.From(seen);
-            await command.ExecuteNonQueryAsync(ct);
-        }
-        await tx.CommitAsync(ct);
-    }
-
-    public async Task<int> DeleteExpiredSessionsAsync(DateTimeOffset expiredBefore, int batchSize, CancellationToken ct = default)
-    {
-        await using var connection = Open();
-        await using var command = Command(connection,
-            "DELETE FROM sessions WHERE id IN (SELECT id FROM sessions WHERE expires_at < $before LIMIT $batch)",
-            ("$before", UnixMicros.From(expiredBefore)), ("$batch", batchSize));
-        return await command.ExecuteNonQueryAsync(ct);
-    }
-
-    public async Task<bool> RevokeSessionAsync(Guid sessionId, DateTimeOffset at, CancellationToken ct = default)
-    {
-        await using var connection = Open();
-        await using var command = Command(connection, "UPDATE sessions SET active = 0, updated_at = $at WHERE id = $id",
-            ("$id", sessionId.ToString()), ("$at", UnixMicros.From(at)));
-        return await command.ExecuteNonQueryAsync(ct) > 0;
-    }
-
-    public IReadOnlyList<string> ReadKeyRingElements()
-    {
-        using var connection = Open();
-        using var command = Command(connection, "SELECT xml FROM data_protection_keys ORDER BY rowid");
-        using var reader = command.ExecuteReader();
-        var elements = new List<string>();
-        while (reader.Read())
-            elements.Add(reader.GetString(0));
-        return elements;
-    }
-
-    public void StoreKeyRingElement(string friendlyName, string xml)
-    {
-        using var connection = Open();
-        using var command = Command(connection,
-            "INSERT INTO data_protection_keys (friendly_name, xml, created_at) VALUES ($name, $xml, $at) ON CONFLICT (friendly_name) DO NOTHING",
-            ("$name", friendlyName), ("$xml", xml), ("$at", UnixMicros.From(DateTimeOffset.UtcNow)));
-        command.ExecuteNonQuery();
-    }
-
-    private static SessionRecord ReadSession(DbDataReader r) => new()
-    {
-        Id = Guid.Parse(r.GetString(0)),
-        LookupKey = r.GetString(1),
-        IdentityId = Guid.Parse(r.GetString(2)),
-        Channel = r.GetString(3) == "browser" ? SessionChannel.Browser : SessionChannel.Api,
-        Revoked = r.GetInt64(4) == 0,
-        Aal = r.GetString(5),
-        AuthenticationMethods = StoredJson.ReadMethods(r.GetString(6)),
-        Devices = StoredJson.ReadDevices(r.GetString(7)),
-        IssuedAt = UnixMicros.To(r.GetInt64(8)),
-        AuthenticatedAt = UnixMicros.To(r.GetInt64(9)),
-        ExpiresAt = UnixMicros.To(r.GetInt64(10)),
-        CreatedAt = UnixMicros.To(r.GetInt64(11)),
-        UpdatedAt = UnixMicros.To(r.GetInt64(12)),
-        LastSeenAt = r.IsDBNull(13) ? null : UnixMicros.To(r.GetInt64(13)),
-    };
-
-    private static string ChannelName(SessionChannel channel) => channel == SessionChannel.Browser ? "browser" : "api";
-
-    private static string? NullableString(DbDataReader r, int ordinal) => r.IsDBNull(ordinal) ? null : r.GetString(ordinal);
+    /// <summary>rowid grows with every insert.</summary>
+    protected override string KeyRingOrder => "rowid";
 }
