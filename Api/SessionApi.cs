@@ -59,7 +59,7 @@ public static class SessionApi
         app.UseRateLimiter();
 
         app.MapGet("/health/alive", () => TypedResults.Ok(new { status = "ok" }));
-        app.MapGet("/health/ready", () => TypedResults.Ok(new { status = "ok" }));
+        app.MapGet("/health/ready", ReadyAsync);
 
         app.MapWhoamiApi().OnSurface(ApiSurface.Public);
         app.MapSelfServiceSessionsApi().OnSurface(ApiSurface.Public);
@@ -72,6 +72,26 @@ public static class SessionApi
         admin.MapSessionIssuanceApi();
         admin.MapAdminSessionsApi();
         return app;
+    }
+
+    /// <summary>
+    /// Ready when a grain call succeeds (the node has joined its cluster) and the store answers, within
+    /// two seconds; 503 in the envelope otherwise.
+    /// </summary>
+    private static async Task<IResult> ReadyAsync(IGrainFactory grains)
+    {
+        string? problem;
+        try
+        {
+            problem = await grains.GetGrain<OrleansSessions.Health.IReadinessGrain>(0).CheckAsync().WaitAsync(TimeSpan.FromSeconds(2));
+        }
+        catch (Exception e) when (e is TimeoutException or OrleansException or InvalidOperationException)
+        {
+            problem = "The node has not joined its cluster.";
+        }
+        return problem is null
+            ? TypedResults.Ok(new { status = "ok" })
+            : new OryErrorResult(new OryError(StatusCodes.Status503ServiceUnavailable, "The service is not ready") { Reason = problem });
     }
 
     /// <summary>As Kratos, the admin listener also answers its routes without the <c>/admin</c> prefix.</summary>

@@ -96,13 +96,14 @@ public static class SessionServiceHost
     }
 
     private static void AddStore<TStore>(IServiceCollection services, Func<IServiceProvider, TStore> create)
-        where TStore : class, IIdentityStore, ISessionStore, IKeyRingStore, ISchemaMigrator
+        where TStore : class, IIdentityStore, ISessionStore, IKeyRingStore, ISchemaMigrator, IStoreProbe
     {
         services.AddSingleton(create);
         services.AddSingleton<ISessionStore>(sp => sp.GetRequiredService<TStore>());
         services.AddSingleton<IIdentityStore>(sp => sp.GetRequiredService<TStore>());
         services.AddSingleton<IKeyRingStore>(sp => sp.GetRequiredService<TStore>());
         services.AddSingleton<ISchemaMigrator>(sp => sp.GetRequiredService<TStore>());
+        services.AddSingleton<IStoreProbe>(sp => sp.GetRequiredService<TStore>());
     }
 
     private static void Listen(KestrelServerOptions kestrel, ListenerOptions listener, ApiSurface surface)

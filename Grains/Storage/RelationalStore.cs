@@ -11,12 +11,20 @@ namespace OrleansSessions.Storage;
 /// A subclass supplies only what differs: how a connection is opened, how migrations are prepared and
 /// serialised, how a unique violation is recognised, and the few statements whose syntax differs.
 /// </summary>
-public abstract class RelationalStore : IIdentityStore, ISessionStore, IKeyRingStore, ISchemaMigrator
+public abstract class RelationalStore : IIdentityStore, ISessionStore, IKeyRingStore, ISchemaMigrator, IStoreProbe
 {
     /// <summary>An open connection, ready for statements (the synchronous path serves the key ring).</summary>
     protected abstract DbConnection Open();
 
     protected abstract ValueTask<DbConnection> OpenAsync(CancellationToken ct);
+
+    public async Task ProbeAsync(CancellationToken ct = default)
+    {
+        await using var connection = await OpenAsync(ct);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT 1";
+        await command.ExecuteScalarAsync(ct);
+    }
 
     /// <summary>The dialect name of the migration files this store applies (<c>0001_initial.{dialect}.sql</c>).</summary>
     protected abstract string MigrationDialect { get; }

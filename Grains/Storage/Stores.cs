@@ -71,6 +71,12 @@ public interface IKeyRingStore
     void StoreKeyRingElement(string friendlyName, string xml);
 }
 
+/// <summary>Whether the store answers at all (readiness).</summary>
+public interface IStoreProbe
+{
+    Task ProbeAsync(CancellationToken ct = default);
+}
+
 /// <summary>Applies the versioned schema migrations this build knows.</summary>
 public interface ISchemaMigrator
 {
