@@ -58,9 +58,43 @@ public static class SessionServiceHost
         builder.Services.AddOptions<KeyManagementOptions>().Configure<IKeyRingStore>((o, keys) => o.XmlRepository = new KeyRingXmlRepository(keys));
 
         var idleEviction = GoDuration.Parse(orleans.SessionIdleEviction, "orleans:session_idle_eviction");
+        // orleans:membership: "localhost" (default: this node is a cluster of its own) or "postgres" (membership in
+        // the PostgreSQL store's tables of migration 0004, so nodes sharing cluster_id/service_id form one cluster).
+        // Not "orleans:clustering": Orleans itself reads the (case-insensitive) Orleans:Clustering section as its
+        // declarative provider configuration and refuses to start when it holds anything else.
+        var clustering = configuration["orleans:membership"] is { Length: > 0 } c ? c.Trim().ToLowerInvariant() : "localhost";
+        var advertisedIp = configuration["orleans:advertised_ip"] is { Length: > 0 } ip ? IPAddress.Parse(ip) : null;
+        if (clustering is not ("localhost" or "postgres"))
+            throw new InvalidOperationException($"orleans:membership '{clustering}' is not supported; use 'localhost' or 'postgres'.");
+        if (clustering == "postgres" && !store.IsPostgres)
+            throw new InvalidOperationException("orleans:membership 'postgres' needs store:provider 'postgres' (the membership tables live in that database).");
         builder.UseOrleans(silo =>
         {
-            silo.UseLocalhostClustering(orleans.SiloPort, orleans.GatewayPort, serviceId: orleans.ServiceId, clusterId: orleans.ClusterId);
+            if (clustering == "postgres")
+            {
+                silo.UseAdoNetClustering(o =>
+                {
+                    o.Invariant = "Npgsql";
+                    o.ConnectionString = store.ConnectionString;
+                });
+                silo.Configure<ClusterOptions>(o =>
+                {
+                    o.ClusterId = orleans.ClusterId;
+                    o.ServiceId = orleans.ServiceId;
+                });
+                silo.Configure<EndpointOptions>(o =>
+                {
+                    o.SiloPort = orleans.SiloPort;
+                    o.GatewayPort = orleans.GatewayPort;
+                    // Unset: Orleans picks an address of this host; other nodes must be able to reach it.
+                    if (advertisedIp is not null)
+                        o.AdvertisedIPAddress = advertisedIp;
+                });
+            }
+            else
+            {
+                silo.UseLocalhostClustering(orleans.SiloPort, orleans.GatewayPort, serviceId: orleans.ServiceId, clusterId: orleans.ClusterId);
+            }
             silo.Configure<GrainCollectionOptions>(o => o.ClassSpecificCollectionAge[typeof(SessionGrain).FullName!] = idleEviction);
         });
         return builder;
