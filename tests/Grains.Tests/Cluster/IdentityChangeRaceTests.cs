@@ -138,15 +138,13 @@ public sealed class IdentityChangeRaceTests : IAsyncLifetime
     }
 
     /// <summary>A session store whose lookup of a closed key reads the row, then waits until the gate is opened.</summary>
-    private sealed class GatedSessionStore : ISessionStore
+    private sealed class GatedSessionStore : DelegatingSessionStore
     {
         private readonly ConcurrentDictionary<string, Gate> _gates = new();
 
-        public SqliteStore Inner { get; set; } = null!;
-
         public Gate Close(string lookupKey) => _gates[lookupKey] = new Gate();
 
-        public async Task<SessionRecord?> FindSessionByLookupKeyAsync(string lookupKey, CancellationToken ct = default)
+        public override async Task<SessionRecord?> FindSessionByLookupKeyAsync(string lookupKey, CancellationToken ct = default)
         {
             var row = await Inner.FindSessionByLookupKeyAsync(lookupKey, ct);
             if (_gates.TryRemove(lookupKey, out var gate))
@@ -156,53 +154,5 @@ public sealed class IdentityChangeRaceTests : IAsyncLifetime
             }
             return row;
         }
-
-        public Task InsertSessionAsync(SessionRecord session, CancellationToken ct = default) => Inner.InsertSessionAsync(session, ct);
-
-        public Task<string?> FindLookupKeyAsync(Guid sessionId, CancellationToken ct = default) => Inner.FindLookupKeyAsync(sessionId, ct);
-
-        public Task<IReadOnlyList<string>> ListLiveLookupKeysAsync(Guid identityId, DateTimeOffset now, CancellationToken ct = default) =>
-            Inner.ListLiveLookupKeysAsync(identityId, now, ct);
-
-        public Task<bool> RevokeSessionAsync(Guid sessionId, DateTimeOffset at, CancellationToken ct = default) => Inner.RevokeSessionAsync(sessionId, at, ct);
-
-        public Task<bool> UpdateSessionAuthenticationAsync(SessionRecord session, CancellationToken ct = default) =>
-            Inner.UpdateSessionAuthenticationAsync(session, ct);
-
-        public Task<bool> UpdateSessionExpiryAsync(Guid sessionId, DateTimeOffset expiresAt, DateTimeOffset updatedAt, CancellationToken ct = default) =>
-            Inner.UpdateSessionExpiryAsync(sessionId, expiresAt, updatedAt, ct);
-
-        public Task<IReadOnlyList<string>> RevokeIdentitySessionsAsync(Guid identityId, Guid? except, DateTimeOffset at, CancellationToken ct = default) =>
-            Inner.RevokeIdentitySessionsAsync(identityId, except, at, ct);
-
-        public Task<IReadOnlyList<string>> DeleteIdentitySessionsAsync(Guid identityId, CancellationToken ct = default) =>
-            Inner.DeleteIdentitySessionsAsync(identityId, ct);
-
-        public Task<IReadOnlyList<SessionView>> ListSessionsAsync(SessionListQuery query, CancellationToken ct = default) =>
-            Inner.ListSessionsAsync(query, ct);
-
-        public Task<SessionPage> ListIdentitySessionsAsync(IdentitySessionsQuery query, CancellationToken ct = default) =>
-            Inner.ListIdentitySessionsAsync(query, ct);
-
-        public Task WriteLastSeenAsync(IReadOnlyCollection<KeyValuePair<Guid, DateTimeOffset>> lastSeen, CancellationToken ct = default) =>
-            Inner.WriteLastSeenAsync(lastSeen, ct);
-
-        public Task<int> DeleteExpiredSessionsAsync(DateTimeOffset expiredBefore, int batchSize, CancellationToken ct = default) =>
-            Inner.DeleteExpiredSessionsAsync(expiredBefore, batchSize, ct);
-    }
-
-    private sealed class Gate
-    {
-        private readonly TaskCompletionSource _entered = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        private readonly TaskCompletionSource _opened = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-        /// <summary>Completes when a load has read the row and is waiting at the gate.</summary>
-        public Task Entered => _entered.Task;
-
-        public Task Opened => _opened.Task;
-
-        public void SignalEntered() => _entered.TrySetResult();
-
-        public void Open() => _opened.TrySetResult();
     }
 }

@@ -130,14 +130,12 @@ public sealed class SteadyStateTests : IAsyncLifetime
         Assert.Equal(lookupsBefore + evicted.Count, _counting.LookupReads);
     }
 
-    /// <summary>Counts the reads that reach the real store; every member delegates to it.</summary>
-    private sealed class CountingStore : ISessionStore, IIdentityStore
+    /// <summary>Counts the reads that reach the real store; every other member delegates to it.</summary>
+    private sealed class CountingStore : DelegatingSessionStore, IIdentityStore
     {
         private int _sessionReads;
         private int _lookupReads;
         private int _identityReads;
-
-        public SqliteStore Inner { get; set; } = null!;
 
         public int SessionReads => Volatile.Read(ref _sessionReads);
 
@@ -145,6 +143,8 @@ public sealed class SteadyStateTests : IAsyncLifetime
 
         /// <summary>Reads of a session by its lookup key: what a session grain does to load.</summary>
         public int LookupReads => Volatile.Read(ref _lookupReads);
+
+        private IIdentityStore Identities => (IIdentityStore)Inner;
 
         private T SessionRead<T>(T read)
         {
@@ -158,65 +158,36 @@ public sealed class SteadyStateTests : IAsyncLifetime
             return read;
         }
 
-        public Task InsertSessionAsync(SessionRecord session, CancellationToken ct = default) => Inner.InsertSessionAsync(session, ct);
-
-        public Task<SessionRecord?> FindSessionByLookupKeyAsync(string lookupKey, CancellationToken ct = default)
+        public override Task<SessionRecord?> FindSessionByLookupKeyAsync(string lookupKey, CancellationToken ct = default)
         {
             Interlocked.Increment(ref _lookupReads);
-            return SessionRead(Inner.FindSessionByLookupKeyAsync(lookupKey, ct));
+            return SessionRead(base.FindSessionByLookupKeyAsync(lookupKey, ct));
         }
 
-        public Task<string?> FindLookupKeyAsync(Guid sessionId, CancellationToken ct = default) =>
-            SessionRead(Inner.FindLookupKeyAsync(sessionId, ct));
+        public override Task<string?> FindLookupKeyAsync(Guid sessionId, CancellationToken ct = default) =>
+            SessionRead(base.FindLookupKeyAsync(sessionId, ct));
 
-        public Task<IReadOnlyList<string>> ListLiveLookupKeysAsync(Guid identityId, DateTimeOffset now, CancellationToken ct = default) =>
-            SessionRead(Inner.ListLiveLookupKeysAsync(identityId, now, ct));
-
-        public Task<bool> RevokeSessionAsync(Guid sessionId, DateTimeOffset at, CancellationToken ct = default) =>
-            Inner.RevokeSessionAsync(sessionId, at, ct);
-
-        public Task<bool> UpdateSessionAuthenticationAsync(SessionRecord session, CancellationToken ct = default) =>
-            Inner.UpdateSessionAuthenticationAsync(session, ct);
-
-        public Task<bool> UpdateSessionExpiryAsync(Guid sessionId, DateTimeOffset expiresAt, DateTimeOffset updatedAt, CancellationToken ct = default) =>
-            Inner.UpdateSessionExpiryAsync(sessionId, expiresAt, updatedAt, ct);
-
-        public Task<IReadOnlyList<string>> RevokeIdentitySessionsAsync(Guid identityId, Guid? except, DateTimeOffset at, CancellationToken ct = default) =>
-            Inner.RevokeIdentitySessionsAsync(identityId, except, at, ct);
-
-        public Task<IReadOnlyList<string>> DeleteIdentitySessionsAsync(Guid identityId, CancellationToken ct = default) =>
-            Inner.DeleteIdentitySessionsAsync(identityId, ct);
-
-        public Task<IReadOnlyList<SessionView>> ListSessionsAsync(SessionListQuery query, CancellationToken ct = default) =>
-            Inner.ListSessionsAsync(query, ct);
-
-        public Task<SessionPage> ListIdentitySessionsAsync(IdentitySessionsQuery query, CancellationToken ct = default) =>
-            Inner.ListIdentitySessionsAsync(query, ct);
-
-        public Task WriteLastSeenAsync(IReadOnlyCollection<KeyValuePair<Guid, DateTimeOffset>> lastSeen, CancellationToken ct = default) =>
-            Inner.WriteLastSeenAsync(lastSeen, ct);
-
-        public Task<int> DeleteExpiredSessionsAsync(DateTimeOffset expiredBefore, int batchSize, CancellationToken ct = default) =>
-            Inner.DeleteExpiredSessionsAsync(expiredBefore, batchSize, ct);
+        public override Task<IReadOnlyList<string>> ListLiveLookupKeysAsync(Guid identityId, DateTimeOffset now, CancellationToken ct = default) =>
+            SessionRead(base.ListLiveLookupKeysAsync(identityId, now, ct));
 
         public Task<IdentityWriteOutcome> InsertIdentityAsync(IdentityRecord identity, IdentityCredentials credentials, CancellationToken ct = default) =>
-            Inner.InsertIdentityAsync(identity, credentials, ct);
+            Identities.InsertIdentityAsync(identity, credentials, ct);
 
         public Task<IdentityWriteOutcome> UpdateIdentityAsync(IdentityRecord identity, IdentityCredentials credentials, CancellationToken ct = default) =>
-            Inner.UpdateIdentityAsync(identity, credentials, ct);
+            Identities.UpdateIdentityAsync(identity, credentials, ct);
 
-        public Task<bool> DeleteIdentityAsync(Guid id, CancellationToken ct = default) => Inner.DeleteIdentityAsync(id, ct);
+        public Task<bool> DeleteIdentityAsync(Guid id, CancellationToken ct = default) => Identities.DeleteIdentityAsync(id, ct);
 
         public Task<IdentityRecord?> FindIdentityAsync(Guid id, CancellationToken ct = default) =>
-            IdentityRead(Inner.FindIdentityAsync(id, ct));
+            IdentityRead(Identities.FindIdentityAsync(id, ct));
 
         public Task<IdentityCredentials?> FindCredentialsAsync(Guid id, CancellationToken ct = default) =>
-            IdentityRead(Inner.FindCredentialsAsync(id, ct));
+            IdentityRead(Identities.FindCredentialsAsync(id, ct));
 
         public Task<Guid?> FindIdentityIdByIdentifierAsync(string identifier, CancellationToken ct = default) =>
-            IdentityRead(Inner.FindIdentityIdByIdentifierAsync(identifier, ct));
+            IdentityRead(Identities.FindIdentityIdByIdentifierAsync(identifier, ct));
 
         public Task<IReadOnlyList<IdentityRecord>> ListIdentitiesAsync(int pageSize, Guid? after, CancellationToken ct = default) =>
-            IdentityRead(Inner.ListIdentitiesAsync(pageSize, after, ct));
+            IdentityRead(Identities.ListIdentitiesAsync(pageSize, after, ct));
     }
 }

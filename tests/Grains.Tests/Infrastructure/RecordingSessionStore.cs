@@ -4,9 +4,9 @@ namespace OrleansSessions.Tests.Infrastructure;
 
 /// <summary>
 /// A session store in front of the real one that counts every call by member name, records the last-seen
-/// batches written, and can hold a session's load or a cleanup batch at a gate. Every member delegates.
+/// batches written, and can hold a session's load or a cleanup batch at a gate. Every member delegates to <see cref="DelegatingSessionStore.Inner"/>.
 /// </summary>
-public sealed class RecordingSessionStore : ISessionStore
+public sealed class RecordingSessionStore : DelegatingSessionStore
 {
     private readonly ConcurrentDictionary<string, int> _calls = new();
     private readonly ConcurrentDictionary<string, Gate> _loadGates = new();
@@ -15,8 +15,6 @@ public sealed class RecordingSessionStore : ISessionStore
     private Gate? _cleanupGate;
     private int _cleanupsInFlight;
     private int _maxCleanupsInFlight;
-
-    public SqliteStore Inner { get; set; } = null!;
 
     /// <summary>How many times <paramref name="member"/> (e.g. <c>nameof(ISessionStore.RevokeIdentitySessionsAsync)</c>) was called.</summary>
     public int Calls(string member) => _calls.TryGetValue(member, out var n) ? n : 0;
@@ -59,13 +57,13 @@ public sealed class RecordingSessionStore : ISessionStore
 
     private void Count(string member) => _calls.AddOrUpdate(member, 1, (_, n) => n + 1);
 
-    public Task InsertSessionAsync(SessionRecord session, CancellationToken ct = default)
+    public override Task InsertSessionAsync(SessionRecord session, CancellationToken ct = default)
     {
         Count(nameof(InsertSessionAsync));
         return Inner.InsertSessionAsync(session, ct);
     }
 
-    public async Task<SessionRecord?> FindSessionByLookupKeyAsync(string lookupKey, CancellationToken ct = default)
+    public override async Task<SessionRecord?> FindSessionByLookupKeyAsync(string lookupKey, CancellationToken ct = default)
     {
         Count(nameof(FindSessionByLookupKeyAsync));
         var row = await Inner.FindSessionByLookupKeyAsync(lookupKey, ct);
@@ -77,31 +75,31 @@ public sealed class RecordingSessionStore : ISessionStore
         return row;
     }
 
-    public Task<string?> FindLookupKeyAsync(Guid sessionId, CancellationToken ct = default)
+    public override Task<string?> FindLookupKeyAsync(Guid sessionId, CancellationToken ct = default)
     {
         Count(nameof(FindLookupKeyAsync));
         return Inner.FindLookupKeyAsync(sessionId, ct);
     }
 
-    public Task<IReadOnlyList<string>> ListLiveLookupKeysAsync(Guid identityId, DateTimeOffset now, CancellationToken ct = default)
+    public override Task<IReadOnlyList<string>> ListLiveLookupKeysAsync(Guid identityId, DateTimeOffset now, CancellationToken ct = default)
     {
         Count(nameof(ListLiveLookupKeysAsync));
         return Inner.ListLiveLookupKeysAsync(identityId, now, ct);
     }
 
-    public Task<bool> RevokeSessionAsync(Guid sessionId, DateTimeOffset at, CancellationToken ct = default)
+    public override Task<bool> RevokeSessionAsync(Guid sessionId, DateTimeOffset at, CancellationToken ct = default)
     {
         Count(nameof(RevokeSessionAsync));
         return Inner.RevokeSessionAsync(sessionId, at, ct);
     }
 
-    public Task<bool> UpdateSessionAuthenticationAsync(SessionRecord session, CancellationToken ct = default)
+    public override Task<bool> UpdateSessionAuthenticationAsync(SessionRecord session, CancellationToken ct = default)
     {
         Count(nameof(UpdateSessionAuthenticationAsync));
         return Inner.UpdateSessionAuthenticationAsync(session, ct);
     }
 
-    public Task<bool> UpdateSessionExpiryAsync(Guid sessionId, DateTimeOffset expiresAt, DateTimeOffset updatedAt, CancellationToken ct = default)
+    public override Task<bool> UpdateSessionExpiryAsync(Guid sessionId, DateTimeOffset expiresAt, DateTimeOffset updatedAt, CancellationToken ct = default)
     {
         Count(nameof(UpdateSessionExpiryAsync));
         return Inner.UpdateSessionExpiryAsync(sessionId, expiresAt, updatedAt, ct);
@@ -110,7 +108,7 @@ public sealed class RecordingSessionStore : ISessionStore
     /// <summary>How long the last <see cref="RevokeIdentitySessionsAsync"/> took in the real store.</summary>
     public TimeSpan LastRevokeAllDuration { get; private set; }
 
-    public async Task<IReadOnlyList<string>> RevokeIdentitySessionsAsync(Guid identityId, Guid? except, DateTimeOffset at, CancellationToken ct = default)
+    public override async Task<IReadOnlyList<string>> RevokeIdentitySessionsAsync(Guid identityId, Guid? except, DateTimeOffset at, CancellationToken ct = default)
     {
         Count(nameof(RevokeIdentitySessionsAsync));
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
@@ -119,25 +117,25 @@ public sealed class RecordingSessionStore : ISessionStore
         return revoked;
     }
 
-    public Task<IReadOnlyList<string>> DeleteIdentitySessionsAsync(Guid identityId, CancellationToken ct = default)
+    public override Task<IReadOnlyList<string>> DeleteIdentitySessionsAsync(Guid identityId, CancellationToken ct = default)
     {
         Count(nameof(DeleteIdentitySessionsAsync));
         return Inner.DeleteIdentitySessionsAsync(identityId, ct);
     }
 
-    public Task<IReadOnlyList<SessionView>> ListSessionsAsync(SessionListQuery query, CancellationToken ct = default)
+    public override Task<IReadOnlyList<SessionView>> ListSessionsAsync(SessionListQuery query, CancellationToken ct = default)
     {
         Count(nameof(ListSessionsAsync));
         return Inner.ListSessionsAsync(query, ct);
     }
 
-    public Task<SessionPage> ListIdentitySessionsAsync(IdentitySessionsQuery query, CancellationToken ct = default)
+    public override Task<SessionPage> ListIdentitySessionsAsync(IdentitySessionsQuery query, CancellationToken ct = default)
     {
         Count(nameof(ListIdentitySessionsAsync));
         return Inner.ListIdentitySessionsAsync(query, ct);
     }
 
-    public async Task WriteLastSeenAsync(IReadOnlyCollection<KeyValuePair<Guid, DateTimeOffset>> lastSeen, CancellationToken ct = default)
+    public override async Task WriteLastSeenAsync(IReadOnlyCollection<KeyValuePair<Guid, DateTimeOffset>> lastSeen, CancellationToken ct = default)
     {
         Count(nameof(WriteLastSeenAsync));
         var batch = lastSeen.ToArray();
@@ -153,7 +151,7 @@ public sealed class RecordingSessionStore : ISessionStore
         }
     }
 
-    public async Task<int> DeleteExpiredSessionsAsync(DateTimeOffset expiredBefore, int batchSize, CancellationToken ct = default)
+    public override async Task<int> DeleteExpiredSessionsAsync(DateTimeOffset expiredBefore, int batchSize, CancellationToken ct = default)
     {
         Count(nameof(DeleteExpiredSessionsAsync));
         var inFlight = Interlocked.Increment(ref _cleanupsInFlight);
