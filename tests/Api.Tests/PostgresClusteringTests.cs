@@ -1,25 +1,23 @@
-using System.Diagnostics;
 using System.Net;
-using Npgsql;
 using OrleansSessions.Api.Tests.Infrastructure;
 using OrleansSessions.Storage;
+using OrleansSessions.Tests.Store;
 
 namespace OrleansSessions.Api.Tests;
 
 /// <summary>
 /// <c>orleans:membership=postgres</c>: two real nodes on one PostgreSQL database (membership in the tables and
 /// queries of migration 0004) form one Orleans cluster, and a session is the same session on either node.
-/// Needs the PostgreSQL server of ORLEANS_SESSIONS_TEST_POSTGRES (./test.sh starts one).
+/// Needs the PostgreSQL server of <see cref="PostgresServer"/> (./test.sh starts one).
 /// </summary>
 public sealed class PostgresClusteringTests
 {
-    private const string Variable = "ORLEANS_SESSIONS_TEST_POSTGRES";
     private static readonly TimeSpan ClusterFormationTimeout = TimeSpan.FromSeconds(60);
 
     [Fact]
     public async Task Two_nodes_form_one_cluster_and_share_sessions_and_revocations()
     {
-        var database = await CreateDatabaseAsync();
+        var database = await PostgresServer.CreateDatabaseAsync();
         ServiceNode? a = null, b = null;
         try
         {
@@ -61,61 +59,30 @@ public sealed class PostgresClusteringTests
                 await b.DisposeAsync();
             if (a is not null)
                 await a.DisposeAsync();
-            await DropDatabaseAsync(database);
+            await PostgresServer.DropDatabaseAsync(database);
         }
     }
 
-    /// <summary>Polls the management grain until the node sees <paramref name="count"/> active silos, or fails after a timeout.</summary>
+    /// <summary>
+    /// Waits on the node's membership updates (a completion signal, no polling) until it sees
+    /// <paramref name="count"/> active silos; fails after a timeout.
+    /// </summary>
     private static async Task WaitForActiveSilosAsync(ServiceNode node, int count)
     {
-        var management = node.Service<IGrainFactory>().GetGrain<IManagementGrain>(0);
-        var stopwatch = Stopwatch.StartNew();
         using var timeout = new CancellationTokenSource(ClusterFormationTimeout);
         var seen = 0;
-        while (true)
+        try
         {
-            seen = (await management.GetHosts(onlyActive: true)).Count;
-            if (seen == count)
-                return;
-            try
+            await foreach (var snapshot in node.Service<IClusterMembershipService>().MembershipUpdates.WithCancellation(timeout.Token))
             {
-                await Task.Delay(TimeSpan.FromMilliseconds(100), timeout.Token);
-            }
-            catch (OperationCanceledException)
-            {
-                Assert.Fail($"node {node.PublicUrl} saw {seen} active silo(s), not {count}, after {stopwatch.Elapsed}");
+                seen = snapshot.Members.Values.Count(m => m.Status == SiloStatus.Active);
+                if (seen == count)
+                    return;
             }
         }
-    }
-
-    private static string MaintenanceConnectionString =>
-        Environment.GetEnvironmentVariable(Variable) is { Length: > 0 } value
-            ? value
-            : throw new InvalidOperationException(
-                $"{Variable} is not set: this test needs a PostgreSQL server. Set it to a connection string to a maintenance "
-                + "database (e.g. Host=127.0.0.1;Port=5432;Username=postgres;Database=postgres) where that role may create "
-                + "databases, or run ./test.sh, which starts a throwaway server.");
-
-    private static async Task<string> CreateDatabaseAsync()
-    {
-        var name = $"orleans_sessions_clustering_{Guid.NewGuid():N}";
-        await using (var connection = new NpgsqlConnection(MaintenanceConnectionString))
+        catch (OperationCanceledException) when (timeout.IsCancellationRequested)
         {
-            await connection.OpenAsync();
-            await using var command = new NpgsqlCommand($"CREATE DATABASE \"{name}\"", connection);
-            await command.ExecuteNonQueryAsync();
         }
-        return new NpgsqlConnectionStringBuilder(MaintenanceConnectionString) { Database = name }.ToString();
-    }
-
-    private static async Task DropDatabaseAsync(string connectionString)
-    {
-        var name = new NpgsqlConnectionStringBuilder(connectionString).Database!;
-        await using (var pooled = new NpgsqlConnection(connectionString))
-            NpgsqlConnection.ClearPool(pooled);
-        await using var connection = new NpgsqlConnection(MaintenanceConnectionString);
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand($"DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)", connection);
-        await command.ExecuteNonQueryAsync();
+        Assert.Fail($"node {node.PublicUrl} saw {seen} active silo(s), not {count}, within {ClusterFormationTimeout}");
     }
 }
