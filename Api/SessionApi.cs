@@ -49,17 +49,14 @@ public static class SessionApi
     /// <summary>The middleware and routes of both listeners.</summary>
     public static WebApplication MapSessionApi(this WebApplication app)
     {
-        app.UseExceptionHandler(new ExceptionHandlerOptions { ExceptionHandler = WriteUnhandledAsync, SuppressDiagnosticsCallback = _ => true });
-        app.UseStatusCodePages(context => OryError.ForStatus(context.HttpContext.Response.StatusCode).WriteAsync(context.HttpContext));
+        UseErrorEnvelope(app);
         app.Use(AddAdminPrefix);
         // Resolved now, so that a node without admin keys outside dev mode (or with a malformed trusted proxy) does not start.
         app.Use(app.Services.GetRequiredService<AdminKeys>().GuardAsync);
         app.Services.GetRequiredService<Devices>();
         app.UseRouting();
         app.UseRateLimiter();
-
-        app.MapGet("/health/alive", () => TypedResults.Ok(new { status = "ok" }));
-        app.MapGet("/health/ready", ReadyAsync);
+        MapHealth(app);
 
         app.MapWhoamiApi().OnSurface(ApiSurface.Public);
         app.MapSelfServiceSessionsApi().OnSurface(ApiSurface.Public);
@@ -72,6 +69,29 @@ public static class SessionApi
         admin.MapSessionIssuanceApi();
         admin.MapAdminSessionsApi();
         return app;
+    }
+
+    /// <summary>A silo of the split deploy mode: no API, only the health routes (on its admin listener).</summary>
+    public static WebApplication MapHealthOnly(this WebApplication app)
+    {
+        UseErrorEnvelope(app);
+        app.UseRouting();
+        MapHealth(app);
+        return app;
+    }
+
+    /// <summary>Every error, ours or the framework's, leaves in Kratos's envelope.</summary>
+    private static void UseErrorEnvelope(WebApplication app)
+    {
+        app.UseExceptionHandler(new ExceptionHandlerOptions { ExceptionHandler = WriteUnhandledAsync, SuppressDiagnosticsCallback = _ => true });
+        app.UseStatusCodePages(context => OryError.ForStatus(context.HttpContext.Response.StatusCode).WriteAsync(context.HttpContext));
+    }
+
+    /// <summary>Kratos's health routes, on both listeners, without an admin key.</summary>
+    private static void MapHealth(WebApplication app)
+    {
+        app.MapGet("/health/alive", () => TypedResults.Ok(new { status = "ok" }));
+        app.MapGet("/health/ready", ReadyAsync);
     }
 
     /// <summary>

@@ -15,8 +15,10 @@ using OrleansSessions.Storage;
 namespace OrleansSessions.Silo;
 
 /// <summary>
-/// What a node is made of: a silo holding the session grains, the public and admin listeners in
-/// the same process, and the durable store. Tests build the same host with their own settings.
+/// What a node is made of, by <see cref="NodeRole"/>: a silo holding the session grains and the public
+/// and admin listeners in the same process (co-hosted), or one of the two halves of the split mode (a
+/// silo with a health listener only; an API node that is an Orleans client). Every role opens the
+/// durable store. Tests build the same host with their own settings.
 /// </summary>
 public static class SessionServiceHost
 {
@@ -24,6 +26,7 @@ public static class SessionServiceHost
     {
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args });
         var configuration = builder.Configuration;
+        var role = NodeRoles.Parse(configuration[NodeRoles.Key]);
         var dev = configuration.GetValue("dev", false);
         var serve = configuration.GetSection(ServeOptions.Section).Get<ServeOptions>() ?? new ServeOptions();
         var store = configuration.GetSection(StoreOptions.Section).Get<StoreOptions>() ?? new StoreOptions();
@@ -35,12 +38,49 @@ public static class SessionServiceHost
         {
             kestrel.AddServerHeader = false;
             kestrel.Limits.MaxRequestBodySize = 1024 * 1024;
-            Listen(kestrel, serve.Public, ApiSurface.Public);
+            // A silo of the split mode serves no API: its admin listener answers health only.
+            if (role.ServesApi())
+                Listen(kestrel, serve.Public, ApiSurface.Public);
             Listen(kestrel, serve.Admin, ApiSurface.Admin);
         });
 
         builder.Services.AddSessionApi(configuration, dev);
+        // Every role opens the store: silos for the grains, API nodes for the cookie key ring only.
         AddStore(builder.Services, store);
+        if (role.ServesApi())
+        {
+            builder.Services.AddDataProtection().SetApplicationName("OrleansSessions");
+            builder.Services.AddOptions<KeyManagementOptions>().Configure<IKeyRingStore>((o, keys) => o.XmlRepository = new KeyRingXmlRepository(keys));
+        }
+
+        var membership = Membership(configuration, store);
+        if (role.HostsGrains())
+            AddSilo(builder, configuration, orleans, store, membership);
+        else
+            AddClient(builder, orleans, store, membership);
+        return builder;
+    }
+
+    /// <summary>
+    /// <c>orleans:membership</c>: "localhost" (default: this node is a cluster of its own; an API node
+    /// finds its silo's gateway on this host at <c>orleans:gateway_port</c>) or "postgres" (membership in
+    /// the PostgreSQL store's tables of migration 0004, so nodes sharing cluster_id/service_id form one
+    /// cluster and API nodes find every silo's gateway there). Not "orleans:clustering": Orleans itself
+    /// reads the (case-insensitive) Orleans:Clustering section as its declarative provider configuration
+    /// and refuses to start when it holds anything else.
+    /// </summary>
+    private static string Membership(IConfiguration configuration, StoreOptions store)
+    {
+        var membership = configuration["orleans:membership"] is { Length: > 0 } c ? c.Trim().ToLowerInvariant() : "localhost";
+        if (membership is not ("localhost" or "postgres"))
+            throw new InvalidOperationException($"orleans:membership '{membership}' is not supported; use 'localhost' or 'postgres'.");
+        if (membership == "postgres" && !store.IsPostgres)
+            throw new InvalidOperationException("orleans:membership 'postgres' needs store:provider 'postgres' (the membership tables live in that database).");
+        return membership;
+    }
+
+    private static void AddSilo(WebApplicationBuilder builder, IConfiguration configuration, OrleansSettings orleans, StoreOptions store, string membership)
+    {
         builder.Services.AddSessionGrainServices(behaviour =>
         {
             if (configuration["session:idle_timeout"] is { Length: > 0 } idle)
@@ -54,23 +94,12 @@ public static class SessionServiceHost
         var cleanupInterval = GoDuration.Parse(configuration["session:cleanup:interval"] ?? "1h", "session:cleanup:interval");
         builder.Services.AddHostedService(sp => new SessionCleanupScheduler(sp.GetRequiredService<IGrainFactory>(),
             sp.GetRequiredService<TimeProvider>(), cleanupInterval, sp.GetRequiredService<ILogger<SessionCleanupScheduler>>()));
-        builder.Services.AddDataProtection().SetApplicationName("OrleansSessions");
-        builder.Services.AddOptions<KeyManagementOptions>().Configure<IKeyRingStore>((o, keys) => o.XmlRepository = new KeyRingXmlRepository(keys));
 
         var idleEviction = GoDuration.Parse(orleans.SessionIdleEviction, "orleans:session_idle_eviction");
-        // orleans:membership: "localhost" (default: this node is a cluster of its own) or "postgres" (membership in
-        // the PostgreSQL store's tables of migration 0004, so nodes sharing cluster_id/service_id form one cluster).
-        // Not "orleans:clustering": Orleans itself reads the (case-insensitive) Orleans:Clustering section as its
-        // declarative provider configuration and refuses to start when it holds anything else.
-        var clustering = configuration["orleans:membership"] is { Length: > 0 } c ? c.Trim().ToLowerInvariant() : "localhost";
-        var advertisedIp = configuration["orleans:advertised_ip"] is { Length: > 0 } ip ? IPAddress.Parse(ip) : null;
-        if (clustering is not ("localhost" or "postgres"))
-            throw new InvalidOperationException($"orleans:membership '{clustering}' is not supported; use 'localhost' or 'postgres'.");
-        if (clustering == "postgres" && !store.IsPostgres)
-            throw new InvalidOperationException("orleans:membership 'postgres' needs store:provider 'postgres' (the membership tables live in that database).");
+        var advertisedIp = orleans.AdvertisedIp is { Length: > 0 } ip ? IPAddress.Parse(ip) : null;
         builder.UseOrleans(silo =>
         {
-            if (clustering == "postgres")
+            if (membership == "postgres")
             {
                 silo.UseAdoNetClustering(o =>
                 {
@@ -97,26 +126,60 @@ public static class SessionServiceHost
             }
             silo.Configure<GrainCollectionOptions>(o => o.ClassSpecificCollectionAge[typeof(SessionGrain).FullName!] = idleEviction);
         });
-        return builder;
+    }
+
+    /// <summary>An API node: an Orleans client of the cluster's gateways; it keeps retrying until one answers.</summary>
+    private static void AddClient(WebApplicationBuilder builder, OrleansSettings orleans, StoreOptions store, string membership)
+    {
+        var connectTimeout = GoDuration.Parse(orleans.ClientConnectTimeout, "orleans:client_connect_timeout");
+        builder.UseOrleansClient(client =>
+        {
+            if (membership == "postgres")
+            {
+                client.UseAdoNetClustering(o =>
+                {
+                    o.Invariant = "Npgsql";
+                    o.ConnectionString = store.ConnectionString;
+                });
+                client.Configure<ClusterOptions>(o =>
+                {
+                    o.ClusterId = orleans.ClusterId;
+                    o.ServiceId = orleans.ServiceId;
+                });
+            }
+            else
+            {
+                client.UseLocalhostClustering(orleans.GatewayPort, serviceId: orleans.ServiceId, clusterId: orleans.ClusterId);
+            }
+            client.UseConnectionRetryFilter(new GatewayRetry(connectTimeout, TimeProvider.System));
+        });
     }
 
     /// <summary>Builds the node: applies pending migrations when configured, and maps the API.</summary>
     public static async Task<WebApplication> BuildAsync(WebApplicationBuilder builder)
     {
         var app = builder.Build();
+        var role = NodeRoles.Parse(app.Configuration[NodeRoles.Key]);
         var store = app.Services.GetRequiredService<IOptions<StoreOptions>>().Value;
-        if (store.MigrateOnStart)
+        // The silos own the schema; an API node only reads the key ring.
+        if (store.MigrateOnStart && role.HostsGrains())
             await app.Services.GetRequiredService<ISchemaMigrator>().MigrateAsync();
-        app.MapSessionApi();
-        app.Lifetime.ApplicationStarted.Register(() => AnnounceReady(app, store));
+        if (role.ServesApi())
+            app.MapSessionApi();
+        else
+            app.MapHealthOnly();
+        app.Lifetime.ApplicationStarted.Register(() => AnnounceReady(app, role, store));
         return app;
     }
 
-    /// <summary>The addresses actually bound, public first then admin (the order they were configured in).</summary>
-    public static (Uri Public, Uri Admin) BoundAddresses(WebApplication app)
+    /// <summary>
+    /// The addresses actually bound: public then admin (the order they were configured in); a silo of
+    /// the split mode has no public listener.
+    /// </summary>
+    public static (Uri? Public, Uri Admin) BoundAddresses(WebApplication app)
     {
-        var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.ToList();
-        return (new Uri(addresses[0]), new Uri(addresses[1]));
+        var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Select(a => new Uri(a)).ToList();
+        return addresses.Count == 1 ? (null, addresses[0]) : (addresses[0], addresses[1]);
     }
 
     private static void AddStore(IServiceCollection services, StoreOptions options)
@@ -151,11 +214,17 @@ public static class SessionServiceHost
         kestrel.Listen(address, listener.Port, options => options.Use(ApiSurfaces.Tag(surface)));
     }
 
-    private static void AnnounceReady(WebApplication app, StoreOptions store)
+    private static void AnnounceReady(WebApplication app, NodeRole role, StoreOptions store)
     {
         var (publicUrl, adminUrl) = BoundAddresses(app);
         var dev = app.Services.GetRequiredService<DevMode>();
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("OrleansSessions");
+        if (role == NodeRole.Silo)
+        {
+            Console.Out.WriteLine($"OrleansSessions ready: silo (grains only, no API), health on {adminUrl}, store {store.Provider} at {store.Describe()}");
+            Console.Out.Flush();
+            return;
+        }
         if (dev.Enabled)
         {
             logger.LogWarning("DEV MODE: session cookies are sent without Secure. Never run dev mode in production.");
@@ -163,7 +232,8 @@ public static class SessionServiceHost
                 + "Anyone who can reach that port can read, issue and end sessions and change identities.", adminUrl);
         }
         // Written to stdout whatever the log levels: scripts and the compatibility tests wait for this line.
-        Console.Out.WriteLine($"OrleansSessions ready: public API {publicUrl}, admin API {adminUrl}, store {store.Provider} at {store.Describe()}");
+        var client = role == NodeRole.Api ? " (API node: an Orleans client of the silos)" : "";
+        Console.Out.WriteLine($"OrleansSessions ready: public API {publicUrl}, admin API {adminUrl}, store {store.Provider} at {store.Describe()}{client}");
         Console.Out.Flush();
     }
 }

@@ -58,7 +58,9 @@ public sealed class ServiceNode : IAsyncDisposable
         DataDirectory = dataDirectory;
         _ownsDataDirectory = ownsDataDirectory;
         AdminKey = adminKey;
-        (PublicUrl, AdminUrl) = SessionServiceHost.BoundAddresses(app);
+        var (publicUrl, adminUrl) = SessionServiceHost.BoundAddresses(app);
+        // A silo of the split mode has only its health listener.
+        (PublicUrl, AdminUrl) = (publicUrl ?? adminUrl, adminUrl);
         // No cookie container (cookies are set by hand), no redirects followed, no decompression.
         static SocketsHttpHandler Handler() => new() { UseCookies = false, AllowAutoRedirect = false, AutomaticDecompression = DecompressionMethods.None };
         HttpMessageHandler handler = adminKey is null ? Handler() : new AdminKeyHandler(adminKey, AdminUrl) { InnerHandler = Handler() };
@@ -148,6 +150,30 @@ public sealed class ServiceNode : IAsyncDisposable
     }
 
     public T Service<T>() where T : notnull => App.Services.GetRequiredService<T>();
+
+    /// <summary>
+    /// Waits on this silo's membership updates (a completion signal, no polling) until it sees
+    /// <paramref name="count"/> active silos; fails after a minute.
+    /// </summary>
+    public async Task WaitForActiveSilosAsync(int count)
+    {
+        var limit = TimeSpan.FromSeconds(60);
+        using var timeout = new CancellationTokenSource(limit);
+        var seen = 0;
+        try
+        {
+            await foreach (var snapshot in Service<IClusterMembershipService>().MembershipUpdates.WithCancellation(timeout.Token))
+            {
+                seen = snapshot.Members.Values.Count(m => m.Status == SiloStatus.Active);
+                if (seen == count)
+                    return;
+            }
+        }
+        catch (OperationCanceledException) when (timeout.IsCancellationRequested)
+        {
+        }
+        Assert.Fail($"node {AdminUrl} saw {seen} active silo(s), not {count}, within {limit}");
+    }
 
     // ---- requests -------------------------------------------------------------------------
 
