@@ -36,6 +36,24 @@ public static class FreePorts
         throw new InvalidOperationException($"No free TCP port between {Low} and {High}.");
     }
 
+    /// <summary>The first of <paramref name="count"/> consecutive free ports (for tools that number ports from a base).</summary>
+    public static int NextRange(int count)
+    {
+        lock (Gate)
+        {
+            for (var attempt = 0; attempt < High - Low; attempt++)
+            {
+                var first = _next;
+                _next = _next + count >= High ? Low : _next + count;
+                if (first + count > High || !Enumerable.Range(first, count).All(p => !HandedOut.Contains(p) && IsFree(p)))
+                    continue;
+                HandedOut.UnionWith(Enumerable.Range(first, count));
+                return first;
+            }
+        }
+        throw new InvalidOperationException($"No {count} consecutive free TCP ports between {Low} and {High}.");
+    }
+
     private static bool IsFree(int port) => CanBind(IPAddress.Loopback, port) && CanBind(IPAddress.Any, port);
 
     private static bool CanBind(IPAddress address, int port)

@@ -1,0 +1,151 @@
+using System.Diagnostics;
+using System.Net;
+using System.Text.RegularExpressions;
+using OrleansSessions.Api.Tests.Infrastructure;
+using OrleansSessions.Tests.Store;
+using Xunit.Abstractions;
+
+namespace OrleansSessions.Api.Tests;
+
+/// <summary>
+/// <c>deploy/local-cluster.sh</c> as an operator runs it: 3 silos and 1 API node in the split mode on one
+/// PostgreSQL database, the endpoints printed, and everything it started gone when it is told to stop.
+/// </summary>
+public sealed partial class LocalClusterScriptTests(ITestOutputHelper output)
+{
+    private static readonly TimeSpan StartLimit = TimeSpan.FromMinutes(3);
+
+    [Fact]
+    public async Task Script_starts_three_silos_and_an_api_node_that_serve_sessions_and_stops_them_all()
+    {
+        var database = await PostgresServer.CreateDatabaseAsync();
+        var state = ServiceNode.NewDataDirectory();
+        var publicPort = FreePorts.Next();
+        var adminPort = FreePorts.Next();
+        var healthPort = FreePorts.NextRange(3);
+        var start = new ProcessStartInfo("bash", [Path.Combine(RepoPaths.Root, "deploy", "local-cluster.sh")])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            Environment =
+            {
+                ["PG_CONNECTION"] = database,
+                ["STATE_DIR"] = state,
+                ["SILO_DLL"] = RepoPaths.SiloDll,
+                ["PUBLIC_PORT"] = publicPort.ToString(),
+                ["ADMIN_PORT"] = adminPort.ToString(),
+                ["SILO_HEALTH_PORT"] = healthPort.ToString(),
+                ["SILO_PORT"] = FreePorts.NextRange(3).ToString(),
+                ["GATEWAY_PORT"] = FreePorts.NextRange(3).ToString(),
+                ["CLUSTER_ID"] = $"script-{Guid.NewGuid():N}",
+            },
+        };
+        var up = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var stdout = new List<string>();
+        var stderr = new List<string>();
+        using var script = new Process { StartInfo = start };
+        script.OutputDataReceived += (_, e) =>
+        {
+            if (e.Data is null)
+                return;
+            lock (stdout)
+                stdout.Add(e.Data);
+            if (e.Data.StartsWith("Ctrl-C stops them all", StringComparison.Ordinal))
+                up.TrySetResult();
+        };
+        script.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is not null)
+                lock (stderr)
+                    stderr.Add(e.Data);
+        };
+        script.Start();
+        script.BeginOutputReadLine();
+        script.BeginErrorReadLine();
+        try
+        {
+            await Task.WhenAny(up.Task, script.WaitForExitAsync(), Task.Delay(StartLimit));
+            Assert.True(up.Task.IsCompleted, $"the script did not report the cluster up.\nstdout:\n{Join(stdout)}\nstderr:\n{Join(stderr)}");
+
+            string printed;
+            lock (stdout)
+                printed = Join(stdout);
+            Assert.Contains($"public API   http://127.0.0.1:{publicPort}", printed);
+            Assert.Contains($"admin API    http://127.0.0.1:{adminPort}", printed);
+            for (var i = 0; i < 3; i++)
+                Assert.Contains($"http://127.0.0.1:{healthPort + i}/health/ready", printed);
+            var pids = NodePids(stderr);
+            Assert.Equal(4, pids.Count);
+
+            using var http = new HttpClient();
+            for (var i = 0; i < 3; i++)
+                Assert.Equal(HttpStatusCode.OK, (await http.GetAsync($"http://127.0.0.1:{healthPort + i}/health/ready")).StatusCode);
+            var identity = await PostAsync(http, $"http://127.0.0.1:{adminPort}/admin/identities",
+                """{"schema_id":"default","traits":{"email":"script@example.com"}}""");
+            var issued = await PostAsync(http, $"http://127.0.0.1:{adminPort}/admin/identities/{identity.GetProperty("id").GetGuid()}/sessions",
+                """{"channel":"api"}""");
+            using var whoami = new HttpRequestMessage(HttpMethod.Get, $"http://127.0.0.1:{publicPort}/sessions/whoami");
+            whoami.Headers.Add("X-Session-Token", issued.GetProperty("session_token").GetString());
+            using var answer = await http.SendAsync(whoami);
+            Assert.Equal(HttpStatusCode.OK, answer.StatusCode);
+
+            // What an operator's Ctrl-C becomes for a script that is not in a terminal's foreground.
+            Signal(script.Id, "TERM");
+            await script.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(1));
+            foreach (var pid in pids)
+                Assert.False(IsRunning(pid), $"node process {pid} still runs after the script stopped");
+            output.WriteLine(Join(stderr));
+        }
+        finally
+        {
+            if (!script.HasExited)
+                script.Kill(entireProcessTree: true);
+            foreach (var pid in NodePids(stderr).Where(IsRunning))
+                Signal(pid, "KILL");
+            await PostgresServer.DropDatabaseAsync(database);
+            Directory.Delete(state, recursive: true);
+        }
+    }
+
+    private static async Task<System.Text.Json.JsonElement> PostAsync(HttpClient http, string url, string json)
+    {
+        using var response = await http.PostAsync(url, new StringContent(json, System.Text.Encoding.UTF8, "application/json"));
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.Created, $"POST {url}: {(int)response.StatusCode} {text}");
+        return System.Text.Json.JsonDocument.Parse(text).RootElement.Clone();
+    }
+
+    private static List<int> NodePids(List<string> stderr)
+    {
+        lock (stderr)
+            return stderr.Select(line => ReadyPid().Match(line)).Where(m => m.Success).Select(m => int.Parse(m.Groups[1].Value)).ToList();
+    }
+
+    private static bool IsRunning(int pid)
+    {
+        try
+        {
+            using var process = Process.GetProcessById(pid);
+            return !process.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
+    }
+
+    private static void Signal(int pid, string signal)
+    {
+        using var kill = Process.Start("kill", [$"-{signal}", pid.ToString()]);
+        kill.WaitForExit();
+    }
+
+    private static string Join(List<string> lines)
+    {
+        lock (lines)
+            return string.Join('\n', lines);
+    }
+
+    [GeneratedRegex(@"ready \(pid (\d+)\)")]
+    private static partial Regex ReadyPid();
+}
