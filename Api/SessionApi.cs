@@ -12,6 +12,7 @@ using OrleansSessions.Api.Login;
 using OrleansSessions.Api.Logout;
 using OrleansSessions.Api.Sessions;
 using OrleansSessions.Api.Surfaces;
+using OrleansSessions.Api.Tokenizer;
 using OrleansSessions.Json;
 
 namespace OrleansSessions.Api;
@@ -63,11 +64,13 @@ public static class SessionApi
         app.MapIdentitySchemasApi().OnSurface(ApiSurface.Public);
         app.MapLoginApi().OnSurface(ApiSurface.Public);
         app.MapLogoutApi().OnSurface(ApiSurface.Public);
+        app.MapJwksApi().OnSurface(ApiSurface.Public);
 
         var admin = app.MapGroup("/admin").OnSurface(ApiSurface.Admin);
         admin.MapIdentitiesAdminApi();
         admin.MapSessionIssuanceApi();
         admin.MapAdminSessionsApi();
+        admin.MapKeyRotationApi();
         return app;
     }
 

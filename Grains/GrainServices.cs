@@ -1,6 +1,7 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using OrleansSessions.Sessions;
+using OrleansSessions.Tokenizer;
 
 namespace OrleansSessions;
 
@@ -13,6 +14,10 @@ public static class GrainServices
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<LastSeenWriter>();
         services.AddHostedService(sp => sp.GetRequiredService<LastSeenWriter>());
+        // Options<TokenizerSettings> comes from the host (no templates unless configured).
+        services.AddOptions<TokenizerSettings>();
+        services.AddSingleton<TokenizerKeys>();
+        services.AddSingleton<SessionTokenizer>();
         return services;
     }
 }

@@ -22,5 +22,14 @@ if (args.Length > 0 && args[0] == "migrate")
     return;
 }
 
+// `rotate-keys` adds a signing key for each generated tokenizer algorithm: published at once, signing after the lead time.
+if (args.Length > 0 && args[0] == "rotate-keys")
+{
+    var configuration = new ConfigurationBuilder().AddJsonFile("appsettings.json", optional: true)
+        .AddEnvironmentVariables().AddCommandLine(args[1..]).Build();
+    await KeyRotationCommand.RunAsync(configuration);
+    return;
+}
+
 var app = await SessionServiceHost.BuildAsync(SessionServiceHost.CreateBuilder(args));
 await app.RunAsync();

@@ -45,6 +45,7 @@ public static class SessionServiceHost
         });
 
         builder.Services.AddSessionApi(configuration, dev);
+        builder.Services.AddSingleton(Options.Create(TokenizerConfiguration.Read(configuration)));
         // Every role opens the store: silos for the grains, API nodes for the cookie key ring only.
         AddStore(builder.Services, store);
         if (role.ServesApi())
@@ -193,12 +194,13 @@ public static class SessionServiceHost
     }
 
     private static void AddStore<TStore>(IServiceCollection services, Func<IServiceProvider, TStore> create)
-        where TStore : class, IIdentityStore, ISessionStore, IKeyRingStore, ISchemaMigrator, IStoreProbe
+        where TStore : class, IIdentityStore, ISessionStore, IKeyRingStore, ISigningKeyStore, ISchemaMigrator, IStoreProbe
     {
         services.AddSingleton(create);
         services.AddSingleton<ISessionStore>(sp => sp.GetRequiredService<TStore>());
         services.AddSingleton<IIdentityStore>(sp => sp.GetRequiredService<TStore>());
         services.AddSingleton<IKeyRingStore>(sp => sp.GetRequiredService<TStore>());
+        services.AddSingleton<ISigningKeyStore>(sp => sp.GetRequiredService<TStore>());
         services.AddSingleton<ISchemaMigrator>(sp => sp.GetRequiredService<TStore>());
         services.AddSingleton<IStoreProbe>(sp => sp.GetRequiredService<TStore>());
     }

@@ -35,7 +35,16 @@ public static class WhoamiApi
             await OryError.NoSessionCredentials.WriteAsync(context);
             return;
         }
-        var answer = await grains.GetGrain<ISessionGrain>(credential.LookupKey).WhoamiAsync(credential.Carrier, requireHighestAal);
+        var grain = grains.GetGrain<ISessionGrain>(credential.LookupKey);
+        // tokenize_as: the same decision, and the session as a JWT too (an unknown template is a 400 once the session passed).
+        var answer = context.Request.Query.TryGetValue("tokenize_as", out var template) && template.ToString() is { Length: > 0 } name
+            ? await grain.TokenizeAsync(credential.Carrier, requireHighestAal, name)
+            : await grain.WhoamiAsync(credential.Carrier, requireHighestAal);
+        if (answer.Outcome == WhoamiOutcome.TokenizeFailed)
+        {
+            await OryError.BadRequest(answer.Problem ?? "The session could not be tokenized.").WriteAsync(context);
+            return;
+        }
         if (answer.Outcome == WhoamiOutcome.Aal2Required)
         {
             await aal2Required.WriteAsync(context);

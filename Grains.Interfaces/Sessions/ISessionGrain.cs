@@ -15,6 +15,14 @@ public interface ISessionGrain : IGrainWithStringKey
     [ReadOnly, Alias("Whoami")]
     Task<WhoamiAnswer> WhoamiAsync(SessionChannel carrier, bool requireHighestAal);
 
+    /// <summary>
+    /// whoami with <c>tokenize_as</c>: the same decision, and for an active session its JSON with
+    /// <c>tokenized</c>, a JWT of the named template (a known one). A token is reused while the session is
+    /// unchanged, its key still signs and at least half its lifetime is left.
+    /// </summary>
+    [Alias("Tokenize")]
+    Task<WhoamiAnswer> TokenizeAsync(SessionChannel carrier, bool requireHighestAal, string template);
+
     /// <summary>Stores a newly issued session durably, then holds it in memory.</summary>
     [Alias("Start")]
     Task StartAsync(SessionRecord session, IdentityRecord identity);
@@ -77,6 +85,8 @@ public enum WhoamiOutcome
     Unauthorized = 1,
     /// <summary>Active, but below the AAL the identity's credentials allow (403 <c>session_aal2_required</c>).</summary>
     Aal2Required = 2,
+    /// <summary>Active, but it cannot be made a token (e.g. the template's subject is the external id and there is none): 400.</summary>
+    TokenizeFailed = 3,
 }
 
 /// <summary>
@@ -92,4 +102,6 @@ public sealed record WhoamiAnswer
     [Id(1)] public byte[]? Body { get; init; }
     [Id(2)] public string? IdentityId { get; init; }
     [Id(3)] public DateTimeOffset ExpiresAt { get; init; }
+    /// <summary>Why a tokenization failed (<see cref="WhoamiOutcome.TokenizeFailed"/>), for the error's reason.</summary>
+    [Id(4)] public string? Problem { get; init; }
 }

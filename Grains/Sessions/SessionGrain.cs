@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Options;
 using OrleansSessions.Json;
 using OrleansSessions.Storage;
+using OrleansSessions.Tokenizer;
 
 namespace OrleansSessions.Sessions;
 
@@ -10,7 +11,7 @@ namespace OrleansSessions.Sessions;
 /// acknowledged. The whoami JSON is rendered when the session (or its identity) changes.
 /// </summary>
 public sealed class SessionGrain(ISessionStore store, TimeProvider clock, IOptions<JsonRenderingOptions> rendering,
-    IOptions<SessionBehaviour> behaviour, LastSeenWriter lastSeenWriter)
+    IOptions<SessionBehaviour> behaviour, LastSeenWriter lastSeenWriter, SessionTokenizer tokenizer)
     : StoreBackedGrain, ISessionGrain
 {
     private static readonly WhoamiAnswer Aal2Required = new() { Outcome = WhoamiOutcome.Aal2Required };
@@ -25,6 +26,8 @@ public sealed class SessionGrain(ISessionStore store, TimeProvider clock, IOptio
     // Last use, for the idle timeout: in memory on every whoami, written through LastSeenWriter at most once per interval.
     private DateTimeOffset _lastSeen;
     private DateTimeOffset _lastSeenRecorded;
+    // Tokenized answers by template, for the session as held now (Hold forgets them).
+    private Dictionary<string, (WhoamiAnswer Answer, SignedToken Token)>? _tokens;
 
     public async Task<WhoamiAnswer> WhoamiAsync(SessionChannel carrier, bool requireHighestAal)
     {
@@ -48,6 +51,29 @@ public sealed class SessionGrain(ISessionStore store, TimeProvider clock, IOptio
         if (requireHighestAal && _identity!.AvailableAal == AuthenticatorAssurance.Aal2 && session.Aal != AuthenticatorAssurance.Aal2)
             return Aal2Required;
         return _active;
+    }
+
+    public async Task<WhoamiAnswer> TokenizeAsync(SessionChannel carrier, bool requireHighestAal, string templateName)
+    {
+        if (tokenizer.Template(templateName) is not { } template)
+            return new WhoamiAnswer { Outcome = WhoamiOutcome.TokenizeFailed, Problem = $"Unable to find tokenizer template \"{templateName}\"." };
+        // The signer first: after the whoami decision nothing awaits, so nothing can change the session in between.
+        var signer = await tokenizer.SignerAsync(template, clock.GetUtcNow());
+        var answer = await WhoamiAsync(carrier, requireHighestAal);
+        if (answer.Outcome != WhoamiOutcome.Active)
+            return answer;
+        if (signer is null)
+            return new WhoamiAnswer { Outcome = WhoamiOutcome.TokenizeFailed, Problem = $"No key signs tokens of the template \"{templateName}\" yet." };
+        var now = clock.GetUtcNow();
+        if (_tokens is not null && _tokens.TryGetValue(templateName, out var held)
+            && held.Token.Kid == signer.Kid && now < held.Token.IssuedAt + template.Ttl / 2)
+            return held.Answer;
+        var (token, problem) = tokenizer.Sign(template, signer, _session!, _identity!, answer.Body, now);
+        if (token is null)
+            return new WhoamiAnswer { Outcome = WhoamiOutcome.TokenizeFailed, Problem = problem };
+        var tokenized = answer with { Body = SessionTokenizer.WithToken(answer.Body!, token.Jwt) };
+        (_tokens ??= new(StringComparer.Ordinal))[templateName] = (tokenized, token);
+        return tokenized;
     }
 
     public async Task StartAsync(SessionRecord session, IdentityRecord identity)
@@ -223,6 +249,7 @@ public sealed class SessionGrain(ISessionStore store, TimeProvider clock, IOptio
     {
         _session = session;
         _identity = identity;
+        _tokens = null;
         _active = session.Revoked || identity is null
             ? WhoamiAnswer.Unauthorized
             : new WhoamiAnswer

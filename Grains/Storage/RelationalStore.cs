@@ -11,7 +11,7 @@ namespace OrleansSessions.Storage;
 /// A subclass supplies only what differs: how a connection is opened, how migrations are prepared and
 /// serialised, how a unique violation is recognised, and the few statements whose syntax differs.
 /// </summary>
-public abstract class RelationalStore : IIdentityStore, ISessionStore, IKeyRingStore, ISchemaMigrator, IStoreProbe
+public abstract class RelationalStore : IIdentityStore, ISessionStore, IKeyRingStore, ISigningKeyStore, ISchemaMigrator, IStoreProbe
 {
     /// <summary>An open connection, ready for statements (the synchronous path serves the key ring).</summary>
     protected abstract DbConnection Open();
@@ -426,6 +426,30 @@ public abstract class RelationalStore : IIdentityStore, ISessionStore, IKeyRingS
             "INSERT INTO data_protection_keys (friendly_name, xml, created_at) VALUES (@name, @xml, @at) ON CONFLICT (friendly_name) DO NOTHING",
             ("@name", friendlyName), ("@xml", xml), ("@at", UnixMicros.From(DateTimeOffset.UtcNow)));
         command.ExecuteNonQuery();
+    }
+
+    public async Task<IReadOnlyList<StoredSigningKey>> ListSigningKeysAsync(CancellationToken ct = default)
+    {
+        await using var connection = await OpenAsync(ct);
+        await using var command = Command(connection,
+            "SELECT kid, algorithm, private_jwk, created_at, activates_at FROM tokenizer_keys ORDER BY activates_at, kid");
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        var keys = new List<StoredSigningKey>();
+        while (await reader.ReadAsync(ct))
+            keys.Add(new StoredSigningKey(reader.GetString(0), reader.GetString(1), reader.GetString(2),
+                UnixMicros.To(reader.GetInt64(3)), UnixMicros.To(reader.GetInt64(4))));
+        return keys;
+    }
+
+    public async Task<bool> InsertSigningKeyAsync(StoredSigningKey key, CancellationToken ct = default)
+    {
+        await using var connection = await OpenAsync(ct);
+        await using var command = Command(connection, """
+            INSERT INTO tokenizer_keys (kid, algorithm, private_jwk, created_at, activates_at)
+            VALUES (@kid, @alg, @jwk, @created, @activates) ON CONFLICT (kid) DO NOTHING
+            """, ("@kid", key.Kid), ("@alg", key.Algorithm), ("@jwk", key.PrivateJwk),
+            ("@created", UnixMicros.From(key.CreatedAt)), ("@activates", UnixMicros.From(key.ActivatesAt)));
+        return await command.ExecuteNonQueryAsync(ct) > 0;
     }
 
     private static SessionRecord ReadSession(DbDataReader r) => new()

@@ -71,6 +71,19 @@ public interface IKeyRingStore
     void StoreKeyRingElement(string friendlyName, string xml);
 }
 
+/// <summary>The signing keys of session tokenization (JWTs of <c>whoami?tokenize_as=</c>), shared by every node.</summary>
+public interface ISigningKeyStore
+{
+    /// <summary>Every stored key, oldest activation first.</summary>
+    Task<IReadOnlyList<StoredSigningKey>> ListSigningKeysAsync(CancellationToken ct = default);
+
+    /// <summary>Adds a key; false when a key with its id exists.</summary>
+    Task<bool> InsertSigningKeyAsync(StoredSigningKey key, CancellationToken ct = default);
+}
+
+/// <summary>A stored signing key: <see cref="PrivateJwk"/> holds the private part and never leaves the silos.</summary>
+public sealed record StoredSigningKey(string Kid, string Algorithm, string PrivateJwk, DateTimeOffset CreatedAt, DateTimeOffset ActivatesAt);
+
 /// <summary>Whether the store answers at all (readiness).</summary>
 public interface IStoreProbe
 {
