@@ -37,7 +37,7 @@ public static class KeyRotationCommand
         foreach (var algorithm in settings.GeneratedAlgorithms)
         {
             // The first key of an algorithm has nothing to take over from: it signs at once.
-            var activatesAt = existing.Any(k => k.Algorithm == algorithm) ? now + settings.RotationLeadTime : now;
+            var activatesAt = existing.Any(k => k.Algorithm == algorithm) ? now + settings.RotationLeadTime : SigningKeyRing.FirstKeyActivation;
             var rotation = await TokenizerKeysGrain.CreateKeyAsync(store, algorithm, now, activatesAt);
             Console.WriteLine($"New {rotation.Algorithm} key {rotation.Kid} in {options.Describe()}: published now, signs from {Rfc3339.Write(rotation.ActivatesAt)}.");
         }

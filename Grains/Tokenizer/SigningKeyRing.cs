@@ -69,6 +69,12 @@ public sealed class SigningKeyRing
     }
 
     /// <summary>
+    /// When the first key of an algorithm signs from: it replaces nothing, so it signs at once on every node,
+    /// whatever their clocks say.
+    /// </summary>
+    public static readonly DateTimeOffset FirstKeyActivation = DateTimeOffset.UnixEpoch;
+
+    /// <summary>
     /// Whether the store needs a new key of <paramref name="algorithm"/> now, and when it should activate:
     /// at once when there is none; otherwise when the newest one is due for rotation within the lead time.
     /// </summary>
@@ -76,8 +82,9 @@ public sealed class SigningKeyRing
     {
         var newest = _generated.LastOrDefault(e => e.Key.Algorithm == algorithm);
         if (newest is null)
-            return now;
-        var due = newest.ActivatesAt + _settings.RotationInterval;
+            return FirstKeyActivation;
+        // A first key (active since the epoch) is due an interval after its creation.
+        var due = (newest.ActivatesAt > newest.CreatedAt ? newest.ActivatesAt : newest.CreatedAt) + _settings.RotationInterval;
         var earliest = now + _settings.RotationLeadTime;
         // Checked on time, due == earliest; checked late, the old key signs a little longer.
         return due <= earliest ? earliest : null;
