@@ -74,10 +74,13 @@ public static class SessionApi
         return app;
     }
 
-    /// <summary>A silo of the split deploy mode: no API, only the health routes (on its admin listener).</summary>
+    /// <summary>A silo of the split deploy mode: no API, only the health routes (and metrics) on its admin listener.</summary>
     public static WebApplication MapHealthOnly(this WebApplication app)
     {
         UseErrorEnvelope(app);
+        app.Use(AddAdminPrefix);
+        // Metrics (when enabled) share the listener: they need the admin key as on any node.
+        app.Use(app.Services.GetRequiredService<AdminKeys>().GuardAsync);
         app.UseRouting();
         MapHealth(app);
         return app;

@@ -54,11 +54,15 @@ public static class SessionServiceHost
             builder.Services.AddOptions<KeyManagementOptions>().Configure<IKeyRingStore>((o, keys) => o.XmlRepository = new KeyRingXmlRepository(keys));
         }
 
+        var observability = ObservabilitySettings.Read(configuration);
+        builder.Services.AddSingleton(observability);
+        ServiceObservability.AddObservability(builder, observability, role);
+
         var membership = Membership(configuration, store);
         if (role.HostsGrains())
-            AddSilo(builder, configuration, orleans, store, membership);
+            AddSilo(builder, configuration, orleans, store, membership, observability);
         else
-            AddClient(builder, orleans, store, membership);
+            AddClient(builder, orleans, store, membership, observability);
         return builder;
     }
 
@@ -80,7 +84,8 @@ public static class SessionServiceHost
         return membership;
     }
 
-    private static void AddSilo(WebApplicationBuilder builder, IConfiguration configuration, OrleansSettings orleans, StoreOptions store, string membership)
+    private static void AddSilo(WebApplicationBuilder builder, IConfiguration configuration, OrleansSettings orleans, StoreOptions store,
+        string membership, ObservabilitySettings observability)
     {
         builder.Services.AddSessionGrainServices(behaviour =>
         {
@@ -126,11 +131,13 @@ public static class SessionServiceHost
                 silo.UseLocalhostClustering(orleans.SiloPort, orleans.GatewayPort, serviceId: orleans.ServiceId, clusterId: orleans.ClusterId);
             }
             silo.Configure<GrainCollectionOptions>(o => o.ClassSpecificCollectionAge[typeof(SessionGrain).FullName!] = idleEviction);
+            ServiceObservability.AddToSilo(silo, observability);
         });
     }
 
     /// <summary>An API node: an Orleans client of the cluster's gateways; it keeps retrying until one answers.</summary>
-    private static void AddClient(WebApplicationBuilder builder, OrleansSettings orleans, StoreOptions store, string membership)
+    private static void AddClient(WebApplicationBuilder builder, OrleansSettings orleans, StoreOptions store, string membership,
+        ObservabilitySettings observability)
     {
         var connectTimeout = GoDuration.Parse(orleans.ClientConnectTimeout, "orleans:client_connect_timeout");
         builder.UseOrleansClient(client =>
@@ -153,6 +160,7 @@ public static class SessionServiceHost
                 client.UseLocalhostClustering(orleans.GatewayPort, serviceId: orleans.ServiceId, clusterId: orleans.ClusterId);
             }
             client.UseConnectionRetryFilter(new GatewayRetry(connectTimeout, TimeProvider.System));
+            ServiceObservability.AddToClient(client, observability);
         });
     }
 
@@ -169,6 +177,7 @@ public static class SessionServiceHost
             app.MapSessionApi();
         else
             app.MapHealthOnly();
+        ServiceObservability.MapObservability(app, app.Services.GetRequiredService<ObservabilitySettings>(), role);
         app.Lifetime.ApplicationStarted.Register(() => AnnounceReady(app, role, store));
         return app;
     }
@@ -197,10 +206,11 @@ public static class SessionServiceHost
         where TStore : class, IIdentityStore, ISessionStore, IKeyRingStore, ISigningKeyStore, ISchemaMigrator, IStoreProbe
     {
         services.AddSingleton(create);
-        services.AddSingleton<ISessionStore>(sp => sp.GetRequiredService<TStore>());
-        services.AddSingleton<IIdentityStore>(sp => sp.GetRequiredService<TStore>());
+        // Timed and traced (ServiceTelemetry.StoreDuration, activities store.<Operation>).
+        services.AddSingleton(sp => InstrumentedStore.Wrap<ISessionStore>(sp.GetRequiredService<TStore>()));
+        services.AddSingleton(sp => InstrumentedStore.Wrap<IIdentityStore>(sp.GetRequiredService<TStore>()));
         services.AddSingleton<IKeyRingStore>(sp => sp.GetRequiredService<TStore>());
-        services.AddSingleton<ISigningKeyStore>(sp => sp.GetRequiredService<TStore>());
+        services.AddSingleton(sp => InstrumentedStore.Wrap<ISigningKeyStore>(sp.GetRequiredService<TStore>()));
         services.AddSingleton<ISchemaMigrator>(sp => sp.GetRequiredService<TStore>());
         services.AddSingleton<IStoreProbe>(sp => sp.GetRequiredService<TStore>());
     }

@@ -46,20 +46,40 @@ public sealed class AdminKeys
     {
         if (_open || ApiSurfaces.Of(context) != ApiSurface.Admin || context.Request.Path.StartsWithSegments("/health") || Accepts(context.Request))
             return next(context);
+        // A browser opening the dashboard is asked for the key (as the password of Basic authentication).
+        if (context.Request.Path.StartsWithSegments("/admin/dashboard"))
+            context.Response.Headers.WWWAuthenticate = "Basic realm=\"OrleansSessions admin\", charset=\"UTF-8\"";
         return Unauthorized.WriteAsync(context);
     }
 
+    /// <summary><c>Bearer &lt;key&gt;</c>, or <c>Basic</c> with the key as the password (any user name), for browsers.</summary>
     private bool Accepts(HttpRequest request)
     {
         var header = request.Headers.Authorization;
-        if (header.Count != 1 || header[0] is not { } value || value.Length > 1024
-            || !value.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+        if (header.Count != 1 || header[0] is not { } value || value.Length > 1024)
             return false;
-        var presented = Digest(value["Bearer ".Length..]);
+        string key;
+        if (value.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+            key = value["Bearer ".Length..];
+        else if (value.StartsWith("Basic ", StringComparison.OrdinalIgnoreCase) && BasicPassword(value["Basic ".Length..]) is { } password)
+            key = password;
+        else
+            return false;
+        var presented = Digest(key);
         var accepted = false;
         foreach (var digest in _digests)
             accepted |= CryptographicOperations.FixedTimeEquals(presented, digest);
         return accepted;
+    }
+
+    private static string? BasicPassword(string encoded)
+    {
+        Span<byte> bytes = stackalloc byte[1024];
+        if (!Convert.TryFromBase64String(encoded.Trim(), bytes, out var length))
+            return null;
+        var text = Encoding.UTF8.GetString(bytes[..length]);
+        var colon = text.IndexOf(':');
+        return colon < 0 ? null : text[(colon + 1)..];
     }
 
     private static byte[] Digest(string key) => SHA256.HashData(Encoding.UTF8.GetBytes(key));

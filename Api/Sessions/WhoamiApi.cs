@@ -1,6 +1,8 @@
 using OrleansSessions.Api.Configuration;
 using OrleansSessions.Api.Errors;
+using System.Diagnostics;
 using OrleansSessions.Json;
+using OrleansSessions.Telemetry;
 
 namespace OrleansSessions.Api.Sessions;
 
@@ -28,18 +30,58 @@ public static class WhoamiApi
     private static async Task WhoamiAsync(HttpContext context, SessionCredentials credentials, SessionCookie cookie,
         IGrainFactory grains, TimeProvider clock, bool requireHighestAal, OryError aal2Required)
     {
+        var started = Stopwatch.GetTimestamp();
         var response = context.Response;
         response.Headers.CacheControl = NoStore;
         if (!credentials.TryRead(context.Request, out var credential))
         {
             await OryError.NoSessionCredentials.WriteAsync(context);
+            Record(started, WhoamiOutcome.Unauthorized, tokenized: false);
             return;
         }
         var grain = grains.GetGrain<ISessionGrain>(credential.LookupKey);
         // tokenize_as: the same decision, and the session as a JWT too (an unknown template is a 400 once the session passed).
-        var answer = context.Request.Query.TryGetValue("tokenize_as", out var template) && template.ToString() is { Length: > 0 } name
-            ? await grain.TokenizeAsync(credential.Carrier, requireHighestAal, name)
+        string? template = null;
+        if (context.Request.QueryString.HasValue && context.Request.Query.TryGetValue("tokenize_as", out var values) && values.ToString() is { Length: > 0 } name)
+            template = name;
+        var tokenize = template is not null;
+        var answer = template is not null
+            ? await grain.TokenizeAsync(credential.Carrier, requireHighestAal, template)
             : await grain.WhoamiAsync(credential.Carrier, requireHighestAal);
+        try
+        {
+            await WriteAsync(context, answer, credential, cookie, clock, aal2Required);
+        }
+        finally
+        {
+            Record(started, answer.Outcome, tokenize);
+        }
+    }
+
+    private static readonly KeyValuePair<string, object?>[][] OutcomeTags =
+    [
+        .. Enum.GetValues<WhoamiOutcome>().SelectMany(o => new[] { Tags(o, false), Tags(o, true) }),
+    ];
+
+    private static KeyValuePair<string, object?>[] Tags(WhoamiOutcome outcome, bool tokenized) =>
+    [
+        new("outcome", outcome switch
+        {
+            WhoamiOutcome.Active => "active",
+            WhoamiOutcome.Aal2Required => "aal2_required",
+            WhoamiOutcome.TokenizeFailed => "tokenize_failed",
+            _ => "unauthorized",
+        }),
+        new("tokenized", tokenized),
+    ];
+
+    private static void Record(long started, WhoamiOutcome outcome, bool tokenized) =>
+        ServiceTelemetry.WhoamiDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, OutcomeTags[(int)outcome * 2 + (tokenized ? 1 : 0)]);
+
+    private static async Task WriteAsync(HttpContext context, WhoamiAnswer answer, PresentedCredential credential, SessionCookie cookie,
+        TimeProvider clock, OryError aal2Required)
+    {
+        var response = context.Response;
         if (answer.Outcome == WhoamiOutcome.TokenizeFailed)
         {
             await OryError.BadRequest(answer.Problem ?? "The session could not be tokenized.").WriteAsync(context);

@@ -100,6 +100,7 @@ public sealed class IdentityGrain(IIdentityStore identities, ISessionStore sessi
     public async Task<int> RevokeSessionsAsync(Guid? except)
     {
         var revoked = await sessions.RevokeIdentitySessionsAsync(this.GetPrimaryKey(), except, Now());
+        Telemetry.ServiceTelemetry.SessionsRevoked.Add(revoked.Count, new KeyValuePair<string, object?>("scope", "identity"));
         await TellSessionsAsync(revoked, session => session.EndedInStoreAsync(deleted: false));
         return revoked.Count;
     }
@@ -107,6 +108,7 @@ public sealed class IdentityGrain(IIdentityStore identities, ISessionStore sessi
     public async Task<int> DeleteSessionsAsync()
     {
         var deleted = await sessions.DeleteIdentitySessionsAsync(this.GetPrimaryKey());
+        Telemetry.ServiceTelemetry.SessionsRevoked.Add(deleted.Count, new KeyValuePair<string, object?>("scope", "identity"));
         await TellSessionsAsync(deleted, session => session.EndedInStoreAsync(deleted: true));
         return deleted.Count;
     }

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Options;
 using OrleansSessions.Json;
 using OrleansSessions.Storage;
+using OrleansSessions.Telemetry;
 using OrleansSessions.Tokenizer;
 
 namespace OrleansSessions.Sessions;
@@ -28,6 +29,18 @@ public sealed class SessionGrain(ISessionStore store, TimeProvider clock, IOptio
     private DateTimeOffset _lastSeenRecorded;
     // Tokenized answers by template, for the session as held now (Hold forgets them).
     private Dictionary<string, (WhoamiAnswer Answer, SignedToken Token)>? _tokens;
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        ServiceTelemetry.SessionActivated();
+        return Task.CompletedTask;
+    }
+
+    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        ServiceTelemetry.SessionDeactivated();
+        return Task.CompletedTask;
+    }
 
     public async Task<WhoamiAnswer> WhoamiAsync(SessionChannel carrier, bool requireHighestAal)
     {
@@ -79,6 +92,7 @@ public sealed class SessionGrain(ISessionStore store, TimeProvider clock, IOptio
     public async Task StartAsync(SessionRecord session, IdentityRecord identity)
     {
         await store.InsertSessionAsync(session);
+        ServiceTelemetry.SessionsIssued.Add(1, new KeyValuePair<string, object?>("channel", session.Channel == SessionChannel.Browser ? "browser" : "api"));
         MarkLoaded();
         _lastSeen = _lastSeenRecorded = session.CreatedAt;
         Hold(session, identity);
@@ -144,6 +158,7 @@ public sealed class SessionGrain(ISessionStore store, TimeProvider clock, IOptio
         var now = Rfc3339.Truncate(clock.GetUtcNow());
         if (!await store.RevokeSessionAsync(session.Id, now))
             return false;
+        ServiceTelemetry.SessionsRevoked.Add(1, new KeyValuePair<string, object?>("scope", "session"));
         Hold(session with { Revoked = true, UpdatedAt = now }, _identity);
         return true;
     }
