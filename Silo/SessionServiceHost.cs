@@ -58,6 +58,7 @@ public static class SessionServiceHost
         builder.Services.AddOptions<KeyManagementOptions>().Configure<IKeyRingStore>((o, keys) => o.XmlRepository = new KeyRingXmlRepository(keys));
 
         var idleEviction = GoDuration.Parse(orleans.SessionIdleEviction, "orleans:session_idle_eviction");
+        var failureDetection = orleans.FailureDetection();
         // orleans:membership: "localhost" (default: this node is a cluster of its own) or "postgres" (membership in
         // the PostgreSQL store's tables of migration 0004, so nodes sharing cluster_id/service_id form one cluster).
         // Not "orleans:clustering": Orleans itself reads the (case-insensitive) Orleans:Clustering section as its
@@ -96,7 +97,9 @@ public static class SessionServiceHost
                 silo.UseLocalhostClustering(orleans.SiloPort, orleans.GatewayPort, serviceId: orleans.ServiceId, clusterId: orleans.ClusterId);
             }
             silo.Configure<GrainCollectionOptions>(o => o.ClassSpecificCollectionAge[typeof(SessionGrain).FullName!] = idleEviction);
+            silo.Configure(failureDetection);
         });
+        builder.Services.AddHostedService<ClusterMembershipLog>();
         return builder;
     }
 
