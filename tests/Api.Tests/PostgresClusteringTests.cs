@@ -12,8 +12,6 @@ namespace OrleansSessions.Api.Tests;
 /// </summary>
 public sealed class PostgresClusteringTests
 {
-    private static readonly TimeSpan ClusterFormationTimeout = TimeSpan.FromSeconds(60);
-
     [Fact]
     public async Task Two_nodes_form_one_cluster_and_share_sessions_and_revocations()
     {
@@ -39,8 +37,8 @@ public sealed class PostgresClusteringTests
             a = await ServiceNode.StartAsync(Options());
             b = await ServiceNode.StartAsync(Options());
 
-            await WaitForActiveSilosAsync(a, 2);
-            await WaitForActiveSilosAsync(b, 2);
+            await a.WaitForActiveSilosAsync(2);
+            await b.WaitForActiveSilosAsync(2);
 
             var issued = await a.IssueApiSessionAsync();
             var onB = await b.WhoamiAsync(issued.TokenHeader);
@@ -61,28 +59,5 @@ public sealed class PostgresClusteringTests
                 await a.DisposeAsync();
             await PostgresServer.DropDatabaseAsync(database);
         }
-    }
-
-    /// <summary>
-    /// Waits on the node's membership updates (a completion signal, no polling) until it sees
-    /// <paramref name="count"/> active silos; fails after a timeout.
-    /// </summary>
-    private static async Task WaitForActiveSilosAsync(ServiceNode node, int count)
-    {
-        using var timeout = new CancellationTokenSource(ClusterFormationTimeout);
-        var seen = 0;
-        try
-        {
-            await foreach (var snapshot in node.Service<IClusterMembershipService>().MembershipUpdates.WithCancellation(timeout.Token))
-            {
-                seen = snapshot.Members.Values.Count(m => m.Status == SiloStatus.Active);
-                if (seen == count)
-                    return;
-            }
-        }
-        catch (OperationCanceledException) when (timeout.IsCancellationRequested)
-        {
-        }
-        Assert.Fail($"node {node.PublicUrl} saw {seen} active silo(s), not {count}, within {ClusterFormationTimeout}");
     }
 }
