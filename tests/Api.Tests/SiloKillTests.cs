@@ -28,7 +28,7 @@ public sealed class SiloKillTests(ITestOutputHelper output)
 
     /// <summary>Tight failure detection, for loopback (the defaults take ~15 s; see OrleansSettings).</summary>
     private static readonly string[] FailureDetection =
-        ["--orleans:probe_timeout=500ms", "--orleans:missed_probes_limit=2", "--orleans:votes_for_death=2", "--orleans:death_vote_expiration=30s"];
+        ["--orleans:probe_timeout=250ms", "--orleans:missed_probes_limit=2", "--orleans:votes_for_death=2", "--orleans:death_vote_expiration=30s"];
 
     /// <summary>A generous bound; the figure itself is printed, not asserted (a 2-core box is noisy).</summary>
     private static readonly TimeSpan FailuresMustStopWithin = TimeSpan.FromSeconds(30);
