@@ -27,7 +27,7 @@ public sealed class OrleansSettings
 
     // The membership failure detector. How long a silo that stopped answering (crashed, killed, cut off) stays in
     // the cluster: about probe_timeout × missed_probes_limit, then votes_for_death silos must agree. Until then,
-    // calls to the grains it held fail (its sessions answer 503), so this is the outage of one node's sessions.
+    // calls to the grains it held wait and then fail (their sessions answer errors): the outage of a node's sessions.
     // The defaults are Orleans' own: ~15 s, tolerant of GC pauses and a busy network. Lower them only on a
     // network that answers in milliseconds; too low, and a healthy but slow node is declared dead and must restart.
 
@@ -39,7 +39,7 @@ public sealed class OrleansSettings
     [ConfigurationKeyName("missed_probes_limit")]
     public int MissedProbesLimit { get; set; } = 3;
 
-    /// <summary>Suspicions (from different silos) that declare a silo dead (default 2; a cluster of one or two needs only those it has).</summary>
+    /// <summary>Suspicions from different silos that declare a silo dead (default 2).</summary>
     [ConfigurationKeyName("votes_for_death")]
     public int VotesForDeath { get; set; } = 2;
 
