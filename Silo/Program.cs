@@ -1,5 +1,6 @@
 using OrleansSessions.Silo;
 using OrleansSessions.Storage;
+using OrleansSessions.Storage.Migrations;
 
 // `migrate` applies pending schema migrations and exits; anything else runs the node.
 if (args.Length > 0 && args[0] == "migrate")
@@ -9,17 +10,24 @@ if (args.Length > 0 && args[0] == "migrate")
         .GetSection(StoreOptions.Section).Get<StoreOptions>() ?? new StoreOptions();
     options.Validate();
     IReadOnlyList<int> applied;
-    if (options.IsPostgres)
+    try
     {
-        await using var postgres = new PostgresStore(options.ConnectionString!);
-        applied = await postgres.MigrateAsync();
+        if (options.IsPostgres)
+        {
+            await using var postgres = new PostgresStore(options.ConnectionString!);
+            applied = await postgres.MigrateAsync();
+        }
+        else
+            applied = await new SqliteStore(options.SqlitePath).MigrateAsync();
     }
-    else
-        applied = await new SqliteStore(options.SqlitePath).MigrateAsync();
+    catch (MigrationFailedException e)
+    {
+        return MigrationFailed("Migrating", e, options);
+    }
     Console.WriteLine(applied.Count == 0
         ? $"Schema of {options.Describe()} is up to date."
         : $"Applied migrations {string.Join(", ", applied)} to {options.Describe()}.");
-    return;
+    return 0;
 }
 
 // `rotate-keys` adds a signing key for each generated tokenizer algorithm: published at once, signing after the lead time.
@@ -28,8 +36,27 @@ if (args.Length > 0 && args[0] == "rotate-keys")
     var configuration = new ConfigurationBuilder().AddJsonFile("appsettings.json", optional: true)
         .AddEnvironmentVariables().AddCommandLine(args[1..]).Build();
     await KeyRotationCommand.RunAsync(configuration);
-    return;
+    return 0;
 }
 
-var app = await SessionServiceHost.BuildAsync(SessionServiceHost.CreateBuilder(args));
-await app.RunAsync();
+var builder = SessionServiceHost.CreateBuilder(args);
+try
+{
+    var app = await SessionServiceHost.BuildAsync(builder);
+    await app.RunAsync();
+    return 0;
+}
+catch (MigrationFailedException e)
+{
+    // store:migrate_on_start: nothing is listening yet, and nothing will.
+    var store = builder.Configuration.GetSection(StoreOptions.Section).Get<StoreOptions>() ?? new StoreOptions();
+    store.DataDirectory = Path.Combine(builder.Environment.ContentRootPath, store.DataDirectory);
+    return MigrationFailed("OrleansSessions did not start: migrating", e, store);
+}
+
+// One line on stderr an operator can act on (which migration, what the database said), then a non-zero exit.
+static int MigrationFailed(string what, MigrationFailedException e, StoreOptions store)
+{
+    Console.Error.WriteLine(store.WithoutPassword($"{what} {store.Describe()} failed {e.Where}: {e.DatabaseError}"));
+    return 1;
+}

@@ -103,6 +103,7 @@ public static class SessionServiceHost
 
         var idleEviction = GoDuration.Parse(orleans.SessionIdleEviction, "orleans:session_idle_eviction");
         var advertisedIp = orleans.AdvertisedIp is { Length: > 0 } ip ? IPAddress.Parse(ip) : null;
+        var failureDetection = orleans.FailureDetection();
         builder.UseOrleans(silo =>
         {
             if (membership == "postgres")
@@ -131,8 +132,10 @@ public static class SessionServiceHost
                 silo.UseLocalhostClustering(orleans.SiloPort, orleans.GatewayPort, serviceId: orleans.ServiceId, clusterId: orleans.ClusterId);
             }
             silo.Configure<GrainCollectionOptions>(o => o.ClassSpecificCollectionAge[typeof(SessionGrain).FullName!] = idleEviction);
+            silo.Configure(failureDetection);
             ServiceObservability.AddToSilo(silo, observability);
         });
+        builder.Services.AddHostedService<ClusterMembershipLog>();
     }
 
     /// <summary>An API node: an Orleans client of the cluster's gateways; it keeps retrying until one answers.</summary>

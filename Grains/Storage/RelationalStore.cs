@@ -61,14 +61,32 @@ public abstract class RelationalStore : IIdentityStore, ISessionStore, IKeyRingS
         return command;
     }
 
-    /// <summary>Each pending migration, with its record in schema_migrations, in a transaction of its own.</summary>
+    /// <summary>
+    /// Each pending migration, with its record in schema_migrations, in a transaction of its own. A database error
+    /// is reported as a <see cref="MigrationFailedException"/> naming the migration it stopped at.
+    /// </summary>
     public async Task<IReadOnlyList<int>> MigrateAsync(CancellationToken ct = default)
+    {
+        Migration? current = null;
+        try
+        {
+            return await ApplyPendingMigrationsAsync(migration => current = migration, ct);
+        }
+        catch (DbException e)
+        {
+            throw new MigrationFailedException(MigrationDialect, current, e);
+        }
+    }
+
+    /// <summary><paramref name="starting"/> is told of each migration before anything of it runs.</summary>
+    private async Task<IReadOnlyList<int>> ApplyPendingMigrationsAsync(Action<Migration> starting, CancellationToken ct)
     {
         await using var connection = await OpenAsync(ct);
         await BeforeMigrationsAsync(connection, ct);
         var applied = new List<int>();
         foreach (var migration in Migration.For(MigrationDialect))
         {
+            starting(migration);
             await using var tx = await connection.BeginTransactionAsync(ct);
             await BeginMigrationAsync(connection, tx, ct);
             await using var check = Command(connection, "SELECT COUNT(*) FROM schema_migrations WHERE version = @v", ("@v", migration.Version));

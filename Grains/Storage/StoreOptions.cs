@@ -38,6 +38,15 @@ public sealed class StoreOptions
             throw new InvalidOperationException("store:connection_string is required when store:provider is 'postgres'.");
     }
 
+    /// <summary><paramref name="text"/> with the connection string's password, should it appear, masked.</summary>
+    public string WithoutPassword(string text)
+    {
+        if (!IsPostgres || string.IsNullOrEmpty(ConnectionString))
+            return text;
+        var password = new Npgsql.NpgsqlConnectionStringBuilder(ConnectionString).Password;
+        return string.IsNullOrEmpty(password) ? text : text.Replace(password, "***", StringComparison.Ordinal);
+    }
+
     /// <summary>Where the store is, for messages (never the connection string's password).</summary>
     public string Describe()
     {
