@@ -691,6 +691,39 @@ public abstract class StoreContract<TStore> : IAsyncLifetime
         Cluster.SessionClusterTests.AssertSameSession(sessions[3], first.Sessions[0].Session);
     }
 
+    /// <summary>Signing keys come back field by field, oldest activation first whatever the order they were added in.</summary>
+    [Fact]
+    public async Task Signing_keys_are_listed_oldest_activation_first()
+    {
+        var keys = Assert.IsAssignableFrom<ISigningKeyStore>(Store);
+        Assert.Empty(await keys.ListSigningKeysAsync());
+        // A replacement (created before it activates), a first key (active since the epoch), a later replacement.
+        var replacement = new StoredSigningKey("kid-replacement", "ES256", """{"kid":"kid-replacement","d":"r"}""", T0.AddTicks(10), T0.AddMinutes(15).AddTicks(10));
+        var first = new StoredSigningKey("kid-first", "ES256", """{"kid":"kid-first","d":"f"}""", T0.AddDays(-30).AddTicks(20), DateTimeOffset.UnixEpoch);
+        var rsa = new StoredSigningKey("kid-rsa", "RS256", """{"kid":"kid-rsa","d":"a"}""", T0.AddMinutes(1), T0.AddMinutes(16).AddTicks(30));
+        foreach (var key in new[] { replacement, rsa, first })
+            Assert.True(await keys.InsertSigningKeyAsync(key));
+
+        Assert.Equal([first, replacement, rsa], await keys.ListSigningKeysAsync());
+        // Another store instance on the same database (another node) reads the same ring.
+        Assert.Equal([first, replacement, rsa], await ((ISigningKeyStore)OpenStore(Main)).ListSigningKeysAsync());
+    }
+
+    /// <summary>Key ids are unique: a second key with a known kid is refused with false and the first one stays as it was.</summary>
+    [Fact]
+    public async Task Inserting_a_signing_key_with_a_known_kid_answers_false_and_keeps_the_first()
+    {
+        var keys = Assert.IsAssignableFrom<ISigningKeyStore>(Store);
+        var original = new StoredSigningKey("kid-taken", "ES256", """{"kid":"kid-taken","d":"original"}""", T0, T0.AddMinutes(15));
+        Assert.True(await keys.InsertSigningKeyAsync(original));
+
+        var duplicate = new StoredSigningKey("kid-taken", "RS256", """{"kid":"kid-taken","d":"impostor"}""", T0.AddHours(1), T0.AddHours(2));
+        Assert.False(await keys.InsertSigningKeyAsync(duplicate));
+        Assert.False(await ((ISigningKeyStore)OpenStore(Main)).InsertSigningKeyAsync(duplicate with { Algorithm = "EdDSA" }));
+
+        Assert.Equal([original], await keys.ListSigningKeysAsync());
+    }
+
     private static IdentityRecord NewIdentity(string? externalId = null) => new()
     {
         Id = Guid.NewGuid(),
