@@ -67,7 +67,7 @@ public sealed class PostgresClusteringTests
     /// Waits on the node's membership updates (a completion signal, no polling) until it sees
     /// <paramref name="count"/> active silos; fails after a timeout.
     /// </summary>
-    private static async Task WaitForActiveSilosAsync(ServiceNode node, int count)
+    internal static async Task WaitForActiveSilosAsync(ServiceNode node, int count)
     {
         using var timeout = new CancellationTokenSource(ClusterFormationTimeout);
         var seen = 0;
