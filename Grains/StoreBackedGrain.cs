@@ -14,6 +14,13 @@ public abstract class StoreBackedGrain : Grain
     /// <summary>The state is already in memory (it was just created); no read is needed.</summary>
     protected void MarkLoaded() => _loading = Task.CompletedTask;
 
+    /// <summary>Reads the state again (the store has a newer copy than the one in memory).</summary>
+    protected Task ReloadAsync()
+    {
+        _loading = null;
+        return EnsureLoadedAsync();
+    }
+
     /// <summary>Reads the store once per activation; a failed read is retried by the next call.</summary>
     protected async Task EnsureLoadedAsync()
     {

@@ -25,6 +25,7 @@ public sealed class IdentityBody(IdentitySchemas schemas, PasswordHasher hasher)
     public const int MaxPasswordLength = 1000;
     public const string IdentifierTakenReason = "An account with the same identifier (email, phone, username, ...) exists already.";
     public const string ExternalIdTakenReason = "An identity with the same external_id exists already.";
+    public const string ChangedMeanwhileReason = "The identity kept being changed by other requests while this one was applied; nothing was written. Retry the request.";
 
     private const int MaxIdLength = 256;
 
@@ -155,6 +156,7 @@ public sealed class IdentityBody(IdentitySchemas schemas, PasswordHasher hasher)
         IdentityWriteOutcome.NotFound => OryError.NotFound.WithReason("Unable to locate the resource"),
         IdentityWriteOutcome.IdentifierTaken => OryError.Conflict.WithReason(IdentifierTakenReason),
         IdentityWriteOutcome.ExternalIdTaken => OryError.Conflict.WithReason(ExternalIdTakenReason),
+        IdentityWriteOutcome.Conflict => OryError.Conflict.WithReason(ChangedMeanwhileReason),
         _ => OryError.Conflict.WithReason("An identity with the same id exists already."),
     };
 }

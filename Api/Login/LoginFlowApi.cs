@@ -217,8 +217,10 @@ public static class LoginFlowApi
             s.Hasher.VerifyDecoy(password);
         if (!check.Matches)
             return await FailAsync(flow, "password", identifier, [LoginTexts.InvalidCredentials], json, s);
+        // Only over the hash just verified: a password changed meanwhile (or rehashed by a login on another node)
+        // is kept, and this login goes on, as it would have had it come first.
         if (check.NeedsRehash)
-            await identity!.SetPasswordHashAsync(s.Hasher.Hash(password));
+            await identity!.SetPasswordHashAsync(s.Hasher.Hash(password), replaces: hash!);
 
         return await CompleteAsync(context, flow, session, identityId!.Value,
             new RequestedMethod { Method = "password", Aal = AuthenticatorAssurance.Aal1 }, identifier, json, s);

@@ -13,9 +13,13 @@ public interface IIdentityGrain : IGrainWithGuidKey
     [Alias("Create")]
     Task<IdentityWriteResult> CreateAsync(IdentityDraft draft);
 
-    /// <summary>Replaces the identity (Kratos's PUT); credentials not named in the draft are kept.</summary>
+    /// <summary>
+    /// Replaces the identity (Kratos's PUT); credentials not named in the draft are kept. With
+    /// <paramref name="expectedVersion"/> (a change computed from what the caller read, such as a PATCH) only while
+    /// the identity still has that version: Conflict, with the identity as it is now, otherwise.
+    /// </summary>
     [Alias("Update")]
-    Task<IdentityWriteResult> UpdateAsync(IdentityDraft draft);
+    Task<IdentityWriteResult> UpdateAsync(IdentityDraft draft, long? expectedVersion);
 
     /// <summary>Deletes the identity and its sessions; false when it does not exist.</summary>
     [Alias("Delete")]
@@ -29,9 +33,12 @@ public interface IIdentityGrain : IGrainWithGuidKey
     [ReadOnly, Alias("GetCredentials")]
     Task<IdentityCredentials?> GetCredentialsAsync();
 
-    /// <summary>Replaces the password hash (a rehash after login under new parameters).</summary>
+    /// <summary>
+    /// Replaces the password hash (a rehash after login under new parameters) if it is still
+    /// <paramref name="replaces"/>, the hash the password was verified against; Conflict when the password changed meanwhile.
+    /// </summary>
     [Alias("SetPasswordHash")]
-    Task<IdentityWriteResult> SetPasswordHashAsync(string passwordHash);
+    Task<IdentityWriteResult> SetPasswordHashAsync(string passwordHash, string replaces);
 
     /// <summary>Sets (or, with null, removes) the TOTP secret; changes the identity's available AAL.</summary>
     [Alias("SetTotpSecret")]
@@ -91,6 +98,8 @@ public enum IdentityWriteOutcome
     ExternalIdTaken = 3,
     /// <summary>Another identity has one of the same login identifiers.</summary>
     IdentifierTaken = 4,
+    /// <summary>The identity changed since the version the write was based on; nothing was written.</summary>
+    Conflict = 5,
 }
 
 [GenerateSerializer, Immutable, Alias("os.IdentityWriteResult")]

@@ -62,7 +62,8 @@ public interface ISessionGrain : IGrainWithStringKey
     /// <summary>
     /// Kratos's extend: expires_at becomes now + <paramref name="lifespan"/> only when
     /// expires_at − <paramref name="earliestPossibleExtend"/> has passed; otherwise nothing changes.
-    /// Does not check activity (an expired, unrevoked session can be revived, as Kratos). Null when unknown.
+    /// Does not check activity (an expired, unrevoked session can be revived, as Kratos); a revoked session is
+    /// answered as it is, never extended, also when it was revoked in the store while the extend ran. Null when unknown.
     /// </summary>
     [Alias("Extend")]
     Task<SessionView?> ExtendAsync(TimeSpan lifespan, TimeSpan earliestPossibleExtend);

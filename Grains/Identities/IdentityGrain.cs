@@ -42,46 +42,35 @@ public sealed class IdentityGrain(IIdentityStore identities, ISessionStore sessi
         return Written(identity);
     }
 
-    public async Task<IdentityWriteResult> UpdateAsync(IdentityDraft draft)
-    {
-        await EnsureLoadedAsync();
-        if (_identity is not { } current)
-            return new IdentityWriteResult { Outcome = IdentityWriteOutcome.NotFound };
-        var now = Now();
-        var credentials = new IdentityCredentials
+    public Task<IdentityWriteResult> UpdateAsync(IdentityDraft draft, long? expectedVersion) =>
+        WriteAsync((current, held) =>
         {
-            Identifiers = draft.Identifiers,
-            PasswordHash = draft.PasswordHash ?? _credentials?.PasswordHash,
-            TotpSecret = draft.TotpSecret ?? _credentials?.TotpSecret,
-        };
-        return await WriteAsync(current with
-        {
-            SchemaId = draft.SchemaId,
-            State = draft.State,
-            StateChangedAt = draft.State == current.State ? current.StateChangedAt : now,
-            Traits = draft.Traits,
-            MetadataPublic = draft.MetadataPublic,
-            MetadataAdmin = draft.MetadataAdmin,
-            ExternalId = draft.ExternalId,
-            AvailableAal = AvailableAal(credentials.TotpSecret),
-        }, credentials);
-    }
+            if (expectedVersion is { } expected && expected != current.Version)
+                return null;
+            var credentials = new IdentityCredentials
+            {
+                Identifiers = draft.Identifiers,
+                PasswordHash = draft.PasswordHash ?? held.PasswordHash,
+                TotpSecret = draft.TotpSecret ?? held.TotpSecret,
+            };
+            return (current with
+            {
+                SchemaId = draft.SchemaId,
+                State = draft.State,
+                StateChangedAt = draft.State == current.State ? current.StateChangedAt : Now(),
+                Traits = draft.Traits,
+                MetadataPublic = draft.MetadataPublic,
+                MetadataAdmin = draft.MetadataAdmin,
+                ExternalId = draft.ExternalId,
+                AvailableAal = AvailableAal(credentials.TotpSecret),
+            }, credentials);
+        });
 
-    public async Task<IdentityWriteResult> SetPasswordHashAsync(string passwordHash)
-    {
-        await EnsureLoadedAsync();
-        if (_identity is not { } current || _credentials is not { } credentials)
-            return new IdentityWriteResult { Outcome = IdentityWriteOutcome.NotFound };
-        return await WriteAsync(current, credentials with { PasswordHash = passwordHash });
-    }
+    public Task<IdentityWriteResult> SetPasswordHashAsync(string passwordHash, string replaces) =>
+        WriteAsync((current, held) => held.PasswordHash == replaces ? (current, held with { PasswordHash = passwordHash }) : null);
 
-    public async Task<IdentityWriteResult> SetTotpSecretAsync(string? totpSecret)
-    {
-        await EnsureLoadedAsync();
-        if (_identity is not { } current || _credentials is not { } credentials)
-            return new IdentityWriteResult { Outcome = IdentityWriteOutcome.NotFound };
-        return await WriteAsync(current with { AvailableAal = AvailableAal(totpSecret) }, credentials with { TotpSecret = totpSecret });
-    }
+    public Task<IdentityWriteResult> SetTotpSecretAsync(string? totpSecret) =>
+        WriteAsync((current, held) => (current with { AvailableAal = AvailableAal(totpSecret) }, held with { TotpSecret = totpSecret }));
 
     public async Task<bool> DeleteAsync()
     {
@@ -161,18 +150,46 @@ public sealed class IdentityGrain(IIdentityStore identities, ISessionStore sessi
         _credentials = _identity is null ? null : await identities.FindCredentialsAsync(id);
     }
 
-    /// <summary>The one place a change is made: durable first, then held, then told to every live session.</summary>
-    private async Task<IdentityWriteResult> WriteAsync(IdentityRecord changed, IdentityCredentials credentials)
+    /// <summary>
+    /// The one place a change is made: <paramref name="change"/> is applied to the identity as held (null: its
+    /// precondition does not hold, a Conflict), written only if the store still has the version it was applied to,
+    /// then held, then told to every live session. When the store has another version (another activation or a
+    /// direct writer changed the row) the identity is reloaded and the change applied to that, a bounded number of
+    /// times: a concurrent change is never overwritten unseen.
+    /// </summary>
+    private async Task<IdentityWriteResult> WriteAsync(Func<IdentityRecord, IdentityCredentials, (IdentityRecord, IdentityCredentials)?> change)
     {
-        var identity = changed with { UpdatedAt = Now(), Version = changed.Version + 1 };
-        var outcome = await identities.UpdateIdentityAsync(identity, credentials);
-        if (outcome != IdentityWriteOutcome.Written)
-            return new IdentityWriteResult { Outcome = outcome };
-        (_identity, _credentials) = (identity, credentials);
+        const int attempts = 3;
+        await EnsureLoadedAsync();
+        for (var attempt = 1; ; attempt++)
+        {
+            if (_identity is not { } current)
+                return new IdentityWriteResult { Outcome = IdentityWriteOutcome.NotFound };
+            if (change(current, _credentials ?? new IdentityCredentials()) is not { } next)
+                return new IdentityWriteResult { Outcome = IdentityWriteOutcome.Conflict, Identity = current };
+            var (changed, credentials) = next;
+            var identity = changed with { UpdatedAt = Now(), Version = current.Version + 1 };
+            var outcome = await identities.UpdateIdentityAsync(identity, credentials, expectedVersion: current.Version);
+            if (outcome == IdentityWriteOutcome.Conflict)
+            {
+                // The sessions may not know the copy that won either (its writer was not this grain).
+                await ReloadAsync();
+                if (_identity is { } reloaded)
+                    await TellLiveSessionsAsync(reloaded);
+                if (attempt < attempts)
+                    continue;
+            }
+            if (outcome != IdentityWriteOutcome.Written)
+                return new IdentityWriteResult { Outcome = outcome, Identity = outcome == IdentityWriteOutcome.Conflict ? _identity : null };
+            (_identity, _credentials) = (identity, credentials);
+            await TellLiveSessionsAsync(identity);
+            return Written(identity);
+        }
+    }
+
+    private async Task TellLiveSessionsAsync(IdentityRecord identity) =>
         await TellSessionsAsync(await sessions.ListLiveLookupKeysAsync(identity.Id, clock.GetUtcNow()),
             session => session.IdentityChangedAsync(identity));
-        return Written(identity);
-    }
 
     /// <summary>
     /// Tells the sessions (by lookup key) what changed in the store. A session that is not in memory

@@ -107,12 +107,14 @@ public sealed class SessionGrain(ISessionStore store, TimeProvider clock, IOptio
             return null;
         }
         var now = Rfc3339.Truncate(clock.GetUtcNow());
-        if (session.ExpiresAt - earliestPossibleExtend < now)
+        // A revoked session is not extended: it stays revoked, and its stored expiry stays what memory holds.
+        if (!session.Revoked && session.ExpiresAt - earliestPossibleExtend < now)
         {
             var expiresAt = Rfc3339.Truncate(now + lifespan);
             if (!await store.UpdateSessionExpiryAsync(session.Id, expiresAt, now))
+                return await HoldStoredAsync(); // revoked (or deleted) in the store by a revoke-all that has not told us yet
+            if (!HoldWritten(session with { ExpiresAt = expiresAt, UpdatedAt = now }))
                 return null;
-            Hold(session with { ExpiresAt = expiresAt, UpdatedAt = now }, _identity);
         }
         return new SessionView { Session = _session!, Identity = _identity };
     }
@@ -159,7 +161,7 @@ public sealed class SessionGrain(ISessionStore store, TimeProvider clock, IOptio
         if (!await store.RevokeSessionAsync(session.Id, now))
             return false;
         ServiceTelemetry.SessionsRevoked.Add(1, new KeyValuePair<string, object?>("scope", "session"));
-        Hold(session with { Revoked = true, UpdatedAt = now }, _identity);
+        HoldWritten(session with { Revoked = true, UpdatedAt = now });
         return true;
     }
 
@@ -179,10 +181,15 @@ public sealed class SessionGrain(ISessionStore store, TimeProvider clock, IOptio
             UpdatedAt = now,
         };
         if (!await store.UpdateSessionAuthenticationAsync(changed))
+        {
+            await HoldStoredAsync(); // revoked (or deleted) in the store by a revoke-all that has not told us yet
             return null;
+        }
         _lastSeen = now;
-        Hold(changed, _identity);
-        return new SessionView { Session = changed, Identity = _identity };
+        // Revoked while the write was under way: the renewal is kept (as in the store) but renews nothing.
+        if (!HoldWritten(changed) || _session!.Revoked)
+            return null;
+        return new SessionView { Session = _session, Identity = _identity };
     }
 
     public Task IdentityChangedAsync(IdentityRecord? identity)
@@ -238,6 +245,34 @@ public sealed class SessionGrain(ISessionStore store, TimeProvider clock, IOptio
             lastSeenWriter.Record(_session!.Id, now);
         }
         return false;
+    }
+
+    /// <summary>
+    /// Holds <paramref name="written"/>, a change just written to the store, keeping what was told while the write
+    /// was under way: a revoke-all that came in stays revoked, a deletion stays forgotten (false).
+    /// </summary>
+    private bool HoldWritten(SessionRecord written)
+    {
+        if (_session is not { } current)
+            return false;
+        Hold(written with { Revoked = written.Revoked || current.Revoked }, _identity);
+        return true;
+    }
+
+    /// <summary>
+    /// A conditional write found the session revoked or gone in the store: holds the row as stored (or forgets the
+    /// session), so that memory answers what the store says; the session as now held, or null.
+    /// </summary>
+    private async Task<SessionView?> HoldStoredAsync()
+    {
+        var stored = await store.FindSessionByLookupKeyAsync(this.GetPrimaryKeyString());
+        if (stored is null || _session is null)
+        {
+            Forget();
+            return null;
+        }
+        Hold(stored with { Revoked = stored.Revoked || _session.Revoked }, _identity);
+        return new SessionView { Session = _session, Identity = _identity };
     }
 
     /// <summary>The session no longer exists (its identity was deleted): hold nothing and leave memory.</summary>

@@ -127,14 +127,18 @@ public abstract class RelationalStore : IIdentityStore, ISessionStore, IKeyRingS
         """;
 
     public Task<IdentityWriteOutcome> InsertIdentityAsync(IdentityRecord identity, IdentityCredentials credentials, CancellationToken ct = default) =>
-        WriteIdentityAsync(identity, credentials, insert: true, ct);
+        WriteIdentityAsync(identity, credentials, expectedVersion: null, ct);
 
-    public Task<IdentityWriteOutcome> UpdateIdentityAsync(IdentityRecord identity, IdentityCredentials credentials, CancellationToken ct = default) =>
-        WriteIdentityAsync(identity, credentials, insert: false, ct);
+    public Task<IdentityWriteOutcome> UpdateIdentityAsync(IdentityRecord identity, IdentityCredentials credentials, long expectedVersion, CancellationToken ct = default) =>
+        WriteIdentityAsync(identity, credentials, expectedVersion, ct);
 
-    /// <summary>The identity row, its credentials and its identifiers, in one transaction.</summary>
-    private async Task<IdentityWriteOutcome> WriteIdentityAsync(IdentityRecord identity, IdentityCredentials credentials, bool insert, CancellationToken ct)
+    /// <summary>
+    /// The identity row, its credentials and its identifiers, in one transaction. An update (with the version the
+    /// writer read) changes the row only while it still has that version, so a concurrent writer is never overwritten.
+    /// </summary>
+    private async Task<IdentityWriteOutcome> WriteIdentityAsync(IdentityRecord identity, IdentityCredentials credentials, long? expectedVersion, CancellationToken ct)
     {
+        var insert = expectedVersion is null;
         await using var connection = await OpenAsync(ct);
         await using var tx = await connection.BeginTransactionAsync(ct);
         var id = identity.Id.ToString();
@@ -144,7 +148,7 @@ public abstract class RelationalStore : IIdentityStore, ISessionStore, IKeyRingS
             ("@changed", identity.StateChangedAt is { } c ? UnixMicros.From(c) : null), ("@traits", identity.Traits),
             ("@pub", identity.MetadataPublic), ("@adm", identity.MetadataAdmin), ("@ext", identity.ExternalId),
             ("@created", UnixMicros.From(identity.CreatedAt)), ("@updated", UnixMicros.From(identity.UpdatedAt)),
-            ("@version", identity.Version),
+            ("@version", identity.Version), ("@expected", expectedVersion ?? 0L),
         ];
         try
         {
@@ -156,12 +160,12 @@ public abstract class RelationalStore : IIdentityStore, ISessionStore, IKeyRingS
                 : """
                   UPDATE identities SET schema_id = @schema, state = @state, state_changed_at = @changed, traits = @traits,
                       metadata_public = @pub, metadata_admin = @adm, external_id = @ext, updated_at = @updated, version = @version
-                  WHERE id = @id
+                  WHERE id = @id AND version = @expected
                   """, row))
             {
                 write.Transaction = tx;
                 if (await write.ExecuteNonQueryAsync(ct) == 0)
-                    return IdentityWriteOutcome.NotFound;
+                    return await IdentityExistsAsync(connection, tx, id, ct) ? IdentityWriteOutcome.Conflict : IdentityWriteOutcome.NotFound;
             }
             await using (var replace = Command(connection, """
                 INSERT INTO identity_credentials (identity_id, password_hash, totp_secret, updated_at) VALUES (@id, @password, @totp, @updated)
@@ -187,6 +191,13 @@ public abstract class RelationalStore : IIdentityStore, ISessionStore, IKeyRingS
             // Nothing was committed: disposing the transaction rolls it back.
             return TakenBy(e);
         }
+    }
+
+    private static async Task<bool> IdentityExistsAsync(DbConnection connection, DbTransaction tx, string id, CancellationToken ct)
+    {
+        await using var exists = Command(connection, "SELECT COUNT(*) FROM identities WHERE id = @id", ("@id", id));
+        exists.Transaction = tx;
+        return (long)(await exists.ExecuteScalarAsync(ct))! > 0;
     }
 
     public async Task<bool> DeleteIdentityAsync(Guid id, CancellationToken ct = default)
@@ -303,7 +314,7 @@ public abstract class RelationalStore : IIdentityStore, ISessionStore, IKeyRingS
         await using var command = Command(connection, """
             UPDATE sessions SET aal = @aal, authentication_methods = @methods, authenticated_at = @authenticated,
                 expires_at = @expires, updated_at = @updated
-            WHERE id = @id
+            WHERE id = @id AND active = 1
             """,
             ("@id", session.Id.ToString()), ("@aal", session.Aal), ("@methods", StoredJson.WriteMethods(session.AuthenticationMethods)),
             ("@authenticated", UnixMicros.From(session.AuthenticatedAt)), ("@expires", UnixMicros.From(session.ExpiresAt)),
@@ -314,7 +325,7 @@ public abstract class RelationalStore : IIdentityStore, ISessionStore, IKeyRingS
     public async Task<bool> UpdateSessionExpiryAsync(Guid sessionId, DateTimeOffset expiresAt, DateTimeOffset updatedAt, CancellationToken ct = default)
     {
         await using var connection = await OpenAsync(ct);
-        await using var command = Command(connection, "UPDATE sessions SET expires_at = @expires, updated_at = @updated WHERE id = @id",
+        await using var command = Command(connection, "UPDATE sessions SET expires_at = @expires, updated_at = @updated WHERE id = @id AND active = 1",
             ("@id", sessionId.ToString()), ("@expires", UnixMicros.From(expiresAt)), ("@updated", UnixMicros.From(updatedAt)));
         return await command.ExecuteNonQueryAsync(ct) > 0;
     }

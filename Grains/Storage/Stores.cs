@@ -6,8 +6,12 @@ public interface IIdentityStore
     /// <summary>Inserts the identity with its credentials and identifiers.</summary>
     Task<IdentityWriteOutcome> InsertIdentityAsync(IdentityRecord identity, IdentityCredentials credentials, CancellationToken ct = default);
 
-    /// <summary>Replaces the identity, its credentials and identifiers; NotFound when it does not exist.</summary>
-    Task<IdentityWriteOutcome> UpdateIdentityAsync(IdentityRecord identity, IdentityCredentials credentials, CancellationToken ct = default);
+    /// <summary>
+    /// Replaces the identity, its credentials and identifiers if the stored identity still has
+    /// <paramref name="expectedVersion"/> (the version the writer read); Conflict when it has another, NotFound
+    /// when it does not exist.
+    /// </summary>
+    Task<IdentityWriteOutcome> UpdateIdentityAsync(IdentityRecord identity, IdentityCredentials credentials, long expectedVersion, CancellationToken ct = default);
 
     /// <summary>Deletes the identity, its credentials and its sessions; false when it does not exist.</summary>
     Task<bool> DeleteIdentityAsync(Guid id, CancellationToken ct = default);
@@ -38,10 +42,13 @@ public interface ISessionStore
     /// <summary>Marks the session revoked; false when there is no such session.</summary>
     Task<bool> RevokeSessionAsync(Guid sessionId, DateTimeOffset at, CancellationToken ct = default);
 
-    /// <summary>Writes a re-authentication: AAL, methods, authenticated_at, expires_at, updated_at.</summary>
+    /// <summary>
+    /// Writes a re-authentication: AAL, methods, authenticated_at, expires_at, updated_at; false when there is no
+    /// such session or it is revoked (a revoked session is never renewed).
+    /// </summary>
     Task<bool> UpdateSessionAuthenticationAsync(SessionRecord session, CancellationToken ct = default);
 
-    /// <summary>Writes an extension: expires_at and updated_at.</summary>
+    /// <summary>Writes an extension: expires_at and updated_at; false when there is no such session or it is revoked.</summary>
     Task<bool> UpdateSessionExpiryAsync(Guid sessionId, DateTimeOffset expiresAt, DateTimeOffset updatedAt, CancellationToken ct = default);
 
     /// <summary>Revokes the identity's active sessions but <paramref name="except"/> in one statement; the lookup keys it revoked.</summary>

@@ -183,7 +183,7 @@ public sealed class AuthenticationTests(SessionClusterFixture fixture) : IClassF
         var identity = await CreateIdentityAsync(SiloA);
         var issued = await IssueAsync(SiloA, identity.Id, SessionChannel.Api);
         var draft = DraftFor(identity.Id) with { State = IdentityRecord.StateInactive };
-        Assert.Equal(IdentityWriteOutcome.Written, (await SiloB.GetGrain<IIdentityGrain>(identity.Id).UpdateAsync(draft)).Outcome);
+        Assert.Equal(IdentityWriteOutcome.Written, (await SiloB.GetGrain<IIdentityGrain>(identity.Id).UpdateAsync(draft, expectedVersion: null)).Outcome);
 
         Assert.Null(await SiloB.GetGrain<ISessionGrain>(issued.LookupKey).AuthenticateAgainAsync(Password, TimeSpan.FromHours(1)));
 

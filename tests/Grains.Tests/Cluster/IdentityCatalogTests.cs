@@ -74,7 +74,7 @@ public sealed class IdentityCatalogTests(SessionClusterFixture fixture) : IClass
         var (oldEmail, newEmail) = ($"old-{id:N}@example.test", $"new-{id:N}@example.test");
         Assert.Equal(IdentityWriteOutcome.Written, (await SiloA.GetGrain<IIdentityGrain>(id).CreateAsync(DraftFor(id, email: oldEmail))).Outcome);
 
-        var updated = await SiloA.GetGrain<IIdentityGrain>(id).UpdateAsync(DraftFor(id, email: newEmail));
+        var updated = await SiloA.GetGrain<IIdentityGrain>(id).UpdateAsync(DraftFor(id, email: newEmail), expectedVersion: null);
 
         Assert.Equal(IdentityWriteOutcome.Written, updated.Outcome);
         var catalog = SiloB.GetGrain<IIdentityCatalogGrain>(0);
@@ -89,7 +89,7 @@ public sealed class IdentityCatalogTests(SessionClusterFixture fixture) : IClass
         Assert.Equal(IdentityWriteOutcome.IdentifierTaken, (await SiloB.GetGrain<IIdentityGrain>(wantsNew).CreateAsync(DraftFor(wantsNew, email: newEmail))).Outcome);
 
         var before = await SiloA.GetGrain<IIdentityGrain>(takesOld).GetAsync();
-        var refused = await SiloB.GetGrain<IIdentityGrain>(takesOld).UpdateAsync(DraftFor(takesOld, email: newEmail) with { Traits = """{"changed":true}""" });
+        var refused = await SiloB.GetGrain<IIdentityGrain>(takesOld).UpdateAsync(DraftFor(takesOld, email: newEmail) with { Traits = """{"changed":true}""" }, expectedVersion: null);
 
         Assert.Equal(IdentityWriteOutcome.IdentifierTaken, refused.Outcome);
         Assert.Null(refused.Identity);
@@ -112,7 +112,7 @@ public sealed class IdentityCatalogTests(SessionClusterFixture fixture) : IClass
         Assert.Equal(IdentityWriteOutcome.ExternalIdTaken,
             (await SiloB.GetGrain<IIdentityGrain>(thirdId).CreateAsync(DraftFor(thirdId) with { ExternalId = externalId })).Outcome);
         Assert.Equal(IdentityWriteOutcome.ExternalIdTaken,
-            (await SiloB.GetGrain<IIdentityGrain>(secondId).UpdateAsync(DraftFor(secondId) with { ExternalId = externalId })).Outcome);
+            (await SiloB.GetGrain<IIdentityGrain>(secondId).UpdateAsync(DraftFor(secondId) with { ExternalId = externalId }, expectedVersion: null)).Outcome);
 
         Assert.Null(await Harness.Store.FindIdentityAsync(thirdId));
         Assert.Equal(second.Identity, await SiloA.GetGrain<IIdentityGrain>(secondId).GetAsync());
@@ -131,7 +131,7 @@ public sealed class IdentityCatalogTests(SessionClusterFixture fixture) : IClass
         Assert.Equal(1, created.Identity!.Version);
         Assert.Equal(AuthenticatorAssurance.Aal2, created.Identity.AvailableAal);
 
-        var updated = await SiloB.GetGrain<IIdentityGrain>(id).UpdateAsync(DraftFor(id) with { Traits = """{"email":"kept@example.test"}""" });
+        var updated = await SiloB.GetGrain<IIdentityGrain>(id).UpdateAsync(DraftFor(id) with { Traits = """{"email":"kept@example.test"}""" }, expectedVersion: null);
 
         Assert.Equal(IdentityWriteOutcome.Written, updated.Outcome);
         Assert.Equal(2, updated.Identity!.Version);
@@ -141,7 +141,7 @@ public sealed class IdentityCatalogTests(SessionClusterFixture fixture) : IClass
         Assert.Equal(hash, kept.PasswordHash);
         Assert.Equal("JBSWY3DPEHPK3PXP", kept.TotpSecret);
 
-        var rehashed = await SiloA.GetGrain<IIdentityGrain>(id).SetPasswordHashAsync(rehash);
+        var rehashed = await SiloA.GetGrain<IIdentityGrain>(id).SetPasswordHashAsync(rehash, replaces: hash);
 
         Assert.Equal(IdentityWriteOutcome.Written, rehashed.Outcome);
         Assert.Equal(3, rehashed.Identity!.Version);
@@ -161,8 +161,8 @@ public sealed class IdentityCatalogTests(SessionClusterFixture fixture) : IClass
         var id = Guid.NewGuid();
         var grain = SiloA.GetGrain<IIdentityGrain>(id);
 
-        Assert.Equal(IdentityWriteOutcome.NotFound, (await grain.UpdateAsync(DraftFor(id))).Outcome);
-        Assert.Equal(IdentityWriteOutcome.NotFound, (await grain.SetPasswordHashAsync("$2a$10$abcdefghijklmnopqrstuv")).Outcome);
+        Assert.Equal(IdentityWriteOutcome.NotFound, (await grain.UpdateAsync(DraftFor(id), expectedVersion: null)).Outcome);
+        Assert.Equal(IdentityWriteOutcome.NotFound, (await grain.SetPasswordHashAsync("$2a$10$abcdefghijklmnopqrstuv", replaces: "$2a$10$zyxwvutsrqponmlkjihgfe")).Outcome);
         Assert.Equal(IdentityWriteOutcome.NotFound, (await grain.SetTotpSecretAsync("JBSWY3DPEHPK3PXP")).Outcome);
         Assert.False(await grain.DeleteAsync());
         Assert.Null(await SiloB.GetGrain<IIdentityGrain>(id).GetCredentialsAsync());

@@ -75,7 +75,7 @@ public sealed class IdentityChangeRaceTests : IAsyncLifetime
     {
         var identity = await CreateIdentityAsync(SiloA);
         var issued = await IssueAsync(SiloA, identity.Id, SessionChannel.Api);
-        var updated = await SiloB.GetGrain<IIdentityGrain>(identity.Id).UpdateAsync(DraftFor(identity.Id) with { Traits = """{"email":"v2@example.test"}""" });
+        var updated = await SiloB.GetGrain<IIdentityGrain>(identity.Id).UpdateAsync(DraftFor(identity.Id) with { Traits = """{"email":"v2@example.test"}""" }, expectedVersion: null);
         Assert.Equal(IdentityWriteOutcome.Written, updated.Outcome);
         var before = await AssertActiveAsync(issued, SiloA, SiloB);
 
@@ -103,7 +103,7 @@ public sealed class IdentityChangeRaceTests : IAsyncLifetime
         var whoami = WhoamiAsync(SiloA, issued);
         await gate.Entered.WaitAsync(Patience);
 
-        var updated = await SiloB.GetGrain<IIdentityGrain>(identity.Id).UpdateAsync(DraftFor(identity.Id) with { Traits = """{"email":"during@example.test"}""" });
+        var updated = await SiloB.GetGrain<IIdentityGrain>(identity.Id).UpdateAsync(DraftFor(identity.Id) with { Traits = """{"email":"during@example.test"}""" }, expectedVersion: null);
         Assert.Equal(IdentityWriteOutcome.Written, updated.Outcome);
         Assert.False(whoami.IsCompleted);
         gate.Open();

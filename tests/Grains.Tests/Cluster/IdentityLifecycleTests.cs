@@ -29,7 +29,7 @@ public sealed class IdentityLifecycleTests(SessionClusterFixture fixture) : ICla
         var bystanders = await BystandersAsync();
         var grain = SiloA.GetGrain<IIdentityGrain>(identity.Id);
 
-        var disabled = await grain.UpdateAsync(DraftOf(identity) with { State = IdentityRecord.StateInactive });
+        var disabled = await grain.UpdateAsync(DraftOf(identity) with { State = IdentityRecord.StateInactive }, expectedVersion: null);
 
         Assert.Equal(IdentityWriteOutcome.Written, disabled.Outcome);
         Assert.NotNull(disabled.Identity);
@@ -46,7 +46,7 @@ public sealed class IdentityLifecycleTests(SessionClusterFixture fixture) : ICla
         await bystanders.AssertUntouchedAsync(SiloA, SiloB);
 
         Harness.Clock.Advance(TimeSpan.FromSeconds(3));
-        var enabled = await SiloB.GetGrain<IIdentityGrain>(identity.Id).UpdateAsync(DraftOf(identity) with { State = IdentityRecord.StateActive });
+        var enabled = await SiloB.GetGrain<IIdentityGrain>(identity.Id).UpdateAsync(DraftOf(identity) with { State = IdentityRecord.StateActive }, expectedVersion: null);
 
         Assert.Equal(IdentityWriteOutcome.Written, enabled.Outcome);
         Assert.NotNull(enabled.Identity);
@@ -107,7 +107,7 @@ public sealed class IdentityLifecycleTests(SessionClusterFixture fixture) : ICla
         const string traits = """{"email":"grace@example.test","name":{"first":"Grace","last":"Hopper"}}""";
         Assert.NotEqual(traits, identity.Traits);
 
-        var updated = await SiloB.GetGrain<IIdentityGrain>(identity.Id).UpdateAsync(DraftOf(identity) with { Traits = traits });
+        var updated = await SiloB.GetGrain<IIdentityGrain>(identity.Id).UpdateAsync(DraftOf(identity) with { Traits = traits }, expectedVersion: null);
 
         Assert.Equal(IdentityWriteOutcome.Written, updated.Outcome);
         Assert.NotNull(updated.Identity);
@@ -135,7 +135,7 @@ public sealed class IdentityLifecycleTests(SessionClusterFixture fixture) : ICla
         Assert.Null(Harness.HostOf(SiloA, issued.LookupKey));
         const string traits = """{"email":"deactivated@example.test","nickname":"dee"}""";
 
-        var updated = await SiloA.GetGrain<IIdentityGrain>(identity.Id).UpdateAsync(DraftOf(identity) with { Traits = traits });
+        var updated = await SiloA.GetGrain<IIdentityGrain>(identity.Id).UpdateAsync(DraftOf(identity) with { Traits = traits }, expectedVersion: null);
         Assert.Equal(IdentityWriteOutcome.Written, updated.Outcome);
 
         var after = await AssertActiveAsync(issued, SiloB, SiloA);
@@ -184,7 +184,7 @@ public sealed class IdentityLifecycleTests(SessionClusterFixture fixture) : ICla
 
             // Every worker's first whoami is sent before the update is.
             var storm = Task.WhenAll(sessions.SelectMany(s => silos.Select(g => WhoamiUntilPastTheChangeAsync(g, s))));
-            var updated = await silos[round % 2].GetGrain<IIdentityGrain>(identity.Id).UpdateAsync(DraftOf(identity) with { Traits = traits });
+            var updated = await silos[round % 2].GetGrain<IIdentityGrain>(identity.Id).UpdateAsync(DraftOf(identity) with { Traits = traits }, expectedVersion: null);
             returned.SetResult();
             await storm;
 
@@ -222,8 +222,8 @@ public sealed class IdentityLifecycleTests(SessionClusterFixture fixture) : ICla
             otherBodies.Add((await AssertActiveAsync(session, SiloA, SiloB)).Body!);
         var grain = SiloB.GetGrain<IIdentityGrain>(changed.Id);
 
-        Assert.Equal(IdentityWriteOutcome.Written, (await grain.UpdateAsync(DraftOf(changed) with { Traits = """{"email":"x@example.test"}""" })).Outcome);
-        Assert.Equal(IdentityWriteOutcome.Written, (await grain.UpdateAsync(DraftOf(changed) with { State = IdentityRecord.StateInactive })).Outcome);
+        Assert.Equal(IdentityWriteOutcome.Written, (await grain.UpdateAsync(DraftOf(changed) with { Traits = """{"email":"x@example.test"}""" }, expectedVersion: null)).Outcome);
+        Assert.Equal(IdentityWriteOutcome.Written, (await grain.UpdateAsync(DraftOf(changed) with { State = IdentityRecord.StateInactive }, expectedVersion: null)).Outcome);
         Assert.Equal(IdentityWriteOutcome.Written, (await grain.SetTotpSecretAsync("JBSWY3DPEHPK3PXP")).Outcome);
         await AssertUnauthorizedAsync(changedSessions[0], SiloA);
         Assert.True(await grain.DeleteAsync());

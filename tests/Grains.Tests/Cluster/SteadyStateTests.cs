@@ -111,7 +111,7 @@ public sealed class SteadyStateTests : IAsyncLifetime
         var lookupsBefore = _counting.LookupReads;
         const string traits = """{"email":"steady@example.test"}""";
 
-        var updated = await remote.GetGrain<IIdentityGrain>(identity.Id).UpdateAsync(SessionCluster.DraftFor(identity.Id) with { Traits = traits });
+        var updated = await remote.GetGrain<IIdentityGrain>(identity.Id).UpdateAsync(SessionCluster.DraftFor(identity.Id) with { Traits = traits }, expectedVersion: null);
 
         Assert.Equal(IdentityWriteOutcome.Written, updated.Outcome);
         Assert.Equal(lookupsBefore, _counting.LookupReads);
@@ -173,8 +173,8 @@ public sealed class SteadyStateTests : IAsyncLifetime
         public Task<IdentityWriteOutcome> InsertIdentityAsync(IdentityRecord identity, IdentityCredentials credentials, CancellationToken ct = default) =>
             Identities.InsertIdentityAsync(identity, credentials, ct);
 
-        public Task<IdentityWriteOutcome> UpdateIdentityAsync(IdentityRecord identity, IdentityCredentials credentials, CancellationToken ct = default) =>
-            Identities.UpdateIdentityAsync(identity, credentials, ct);
+        public Task<IdentityWriteOutcome> UpdateIdentityAsync(IdentityRecord identity, IdentityCredentials credentials, long expectedVersion, CancellationToken ct = default) =>
+            Identities.UpdateIdentityAsync(identity, credentials, expectedVersion, ct);
 
         public Task<bool> DeleteIdentityAsync(Guid id, CancellationToken ct = default) => Identities.DeleteIdentityAsync(id, ct);
 

@@ -5,11 +5,13 @@ using Orleans.Hosting;
 using Orleans.Runtime;
 using Orleans.Runtime.Placement;
 using Orleans.TestingHost;
+using OrleansSessions.Tests.Store;
 
 namespace OrleansSessions.Tests.Infrastructure;
 
 /// <summary>
-/// Two in-process silos over one real SQLite file, with our grains on a fake clock.
+/// Two in-process silos over one real SQLite file (or, when asked, a fresh PostgreSQL database of the server of
+/// <see cref="PostgresServer"/>), with our grains on a fake clock.
 /// </summary>
 /// <remarks>
 /// Time: the <see cref="FakeTimeProvider"/> is registered as the silo's unkeyed <see cref="TimeProvider"/>, which
@@ -28,19 +30,22 @@ public sealed class SessionCluster : IAsyncDisposable
     public const string PublicBaseUrl = "https://sessions.example.test/";
 
     private readonly TempDirectory _folder;
+    // The PostgreSQL database behind the store, when the cluster runs on PostgreSQL.
+    private readonly string? _postgres;
 
-    private SessionCluster(TempDirectory folder, SqliteStore store, FakeTimeProvider clock, InProcessTestCluster cluster)
+    private SessionCluster(TempDirectory folder, string? postgres, RelationalStore store, FakeTimeProvider clock, InProcessTestCluster cluster)
     {
         _folder = folder;
+        _postgres = postgres;
         Store = store;
         Clock = clock;
         Cluster = cluster;
     }
 
-    public SqliteStore Store { get; }
+    public RelationalStore Store { get; }
 
     /// <summary>The SQLite file behind <see cref="Store"/>, for tests that look at its rows directly.</summary>
-    public string DatabasePath => _folder.File("sessions.db");
+    public string DatabasePath => _postgres is null ? _folder.File("sessions.db") : throw new InvalidOperationException("This cluster runs on PostgreSQL.");
 
     public FakeTimeProvider Clock { get; }
 
@@ -51,11 +56,16 @@ public sealed class SessionCluster : IAsyncDisposable
 
     public static IGrainFactory Grains(InProcessSiloHandle silo) => silo.ServiceProvider.GetRequiredService<IGrainFactory>();
 
-    /// <summary>Starts the cluster; <paramref name="behaviour"/> sets the silos' <see cref="SessionBehaviour"/> (idle timeout, cleanup, ...).</summary>
-    public static async Task<SessionCluster> StartAsync(Action<ISiloBuilder>? configureSilo = null, Action<SessionBehaviour>? behaviour = null)
+    /// <summary>
+    /// Starts the cluster; <paramref name="behaviour"/> sets the silos' <see cref="SessionBehaviour"/> (idle timeout,
+    /// cleanup, ...); with <paramref name="postgres"/> the store is a new PostgreSQL database, dropped on dispose.
+    /// </summary>
+    public static async Task<SessionCluster> StartAsync(Action<ISiloBuilder>? configureSilo = null, Action<SessionBehaviour>? behaviour = null,
+        bool postgres = false)
     {
         var folder = new TempDirectory();
-        var store = new SqliteStore(folder.File("sessions.db"));
+        var database = postgres ? await PostgresServer.CreateDatabaseAsync() : null;
+        RelationalStore store = database is null ? new SqliteStore(folder.File("sessions.db")) : new PostgresStore(database);
         await store.MigrateAsync();
         var clock = new FakeTimeProvider(Start);
 
@@ -87,10 +97,10 @@ public sealed class SessionCluster : IAsyncDisposable
         catch
         {
             await cluster.DisposeAsync();
-            folder.Dispose();
+            await DisposeStoreAsync(folder, database, store);
             throw;
         }
-        return new SessionCluster(folder, store, clock, cluster);
+        return new SessionCluster(folder, database, store, clock, cluster);
     }
 
     /// <summary>Creates an identity through <paramref name="grains"/>; fails the test unless it is created.</summary>
@@ -209,8 +219,17 @@ public sealed class SessionCluster : IAsyncDisposable
         finally
         {
             await Cluster.DisposeAsync();
-            _folder.Dispose();
+            await DisposeStoreAsync(_folder, _postgres, Store);
         }
+    }
+
+    private static async Task DisposeStoreAsync(TempDirectory folder, string? postgres, RelationalStore store)
+    {
+        folder.Dispose();
+        if (store is PostgresStore pg)
+            await pg.DisposeAsync();
+        if (postgres is not null)
+            await PostgresServer.DropDatabaseAsync(postgres);
     }
 }
 

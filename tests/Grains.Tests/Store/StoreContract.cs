@@ -303,7 +303,7 @@ public abstract class StoreContract<TStore> : IAsyncLifetime
         Assert.Equal(credentials.TotpSecret, read.TotpSecret);
 
         var replaced = new IdentityCredentials { Identifiers = ["new@example.test"], PasswordHash = "$2a$10$abcdefghijklmnopqrstuv" };
-        Assert.Equal(IdentityWriteOutcome.Written, await _store.UpdateIdentityAsync(identity with { Version = 2, UpdatedAt = T0.AddMinutes(1) }, replaced));
+        Assert.Equal(IdentityWriteOutcome.Written, await _store.UpdateIdentityAsync(identity with { Version = 2, UpdatedAt = T0.AddMinutes(1) }, replaced, identity.Version));
         read = await _store.FindCredentialsAsync(identity.Id);
 
         Assert.NotNull(read);
@@ -347,7 +347,7 @@ public abstract class StoreContract<TStore> : IAsyncLifetime
         Assert.Equal(IdentityWriteOutcome.IdentifierTaken,
             await _store.InsertIdentityAsync(second, new IdentityCredentials { Identifiers = ["b@example.test", "a@example.test"], PasswordHash = "h2" }));
         Assert.Equal(IdentityWriteOutcome.IdentifierTaken,
-            await _store.UpdateIdentityAsync(third with { Traits = """{"changed":true}""", Version = 9 }, new IdentityCredentials { Identifiers = ["a@example.test"] }));
+            await _store.UpdateIdentityAsync(third with { Traits = """{"changed":true}""", Version = 9 }, new IdentityCredentials { Identifiers = ["a@example.test"] }, third.Version));
 
         Assert.Null(await _store.FindIdentityAsync(second.Id));
         Assert.Null(await _store.FindIdentityIdByIdentifierAsync("b@example.test"));
@@ -367,7 +367,7 @@ public abstract class StoreContract<TStore> : IAsyncLifetime
     {
         var identity = NewIdentity();
 
-        Assert.Equal(IdentityWriteOutcome.NotFound, await _store.UpdateIdentityAsync(identity, new IdentityCredentials { Identifiers = ["x@example.test"] }));
+        Assert.Equal(IdentityWriteOutcome.NotFound, await _store.UpdateIdentityAsync(identity, new IdentityCredentials { Identifiers = ["x@example.test"] }, identity.Version));
 
         Assert.Null(await _store.FindIdentityAsync(identity.Id));
         Assert.Null(await _store.FindIdentityIdByIdentifierAsync("x@example.test"));
@@ -476,12 +476,12 @@ public abstract class StoreContract<TStore> : IAsyncLifetime
 
         // The record's own AvailableAal is not what is stored: the credentials decide.
         Assert.Equal(IdentityWriteOutcome.Written, await _store.UpdateIdentityAsync(identity with { AvailableAal = AuthenticatorAssurance.Aal1 },
-            new IdentityCredentials { PasswordHash = "h", TotpSecret = "JBSWY3DPEHPK3PXP" }));
+            new IdentityCredentials { PasswordHash = "h", TotpSecret = "JBSWY3DPEHPK3PXP" }, identity.Version));
         Assert.Equal(AuthenticatorAssurance.Aal2, (await _store.FindIdentityAsync(identity.Id))!.AvailableAal);
         Assert.Equal(AuthenticatorAssurance.Aal2, (await _store.ListIdentitiesAsync(10, null)).Single(i => i.Id == identity.Id).AvailableAal);
 
         Assert.Equal(IdentityWriteOutcome.Written, await _store.UpdateIdentityAsync(identity with { AvailableAal = AuthenticatorAssurance.Aal2 },
-            new IdentityCredentials { PasswordHash = "h" }));
+            new IdentityCredentials { PasswordHash = "h" }, identity.Version));
         Assert.Equal(AuthenticatorAssurance.Aal1, (await _store.FindIdentityAsync(identity.Id))!.AvailableAal);
         Assert.Equal(AuthenticatorAssurance.Aal1, (await _store.ListIdentitiesAsync(10, null)).Single(i => i.Id == identity.Id).AvailableAal);
     }
@@ -542,7 +542,7 @@ public abstract class StoreContract<TStore> : IAsyncLifetime
         Assert.Empty(credentials.Identifiers);
         Assert.Null(credentials.PasswordHash);
         Assert.Equal(Migration.For(Dialect).Select(m => m.Version.ToString()), await ColumnAsync("v1", "SELECT version FROM schema_migrations ORDER BY version"));
-        Assert.Equal(IdentityWriteOutcome.Written, await store.UpdateIdentityAsync(identity with { Version = 2 }, new IdentityCredentials { Identifiers = ["v1@example.test"] }));
+        Assert.Equal(IdentityWriteOutcome.Written, await store.UpdateIdentityAsync(identity with { Version = 2 }, new IdentityCredentials { Identifiers = ["v1@example.test"] }, identity.Version));
         Assert.Equal(id, await store.FindIdentityIdByIdentifierAsync("v1@example.test"));
     }
 
@@ -590,6 +590,86 @@ public abstract class StoreContract<TStore> : IAsyncLifetime
         Assert.False(await Store.UpdateSessionExpiryAsync(Guid.NewGuid(), T0, T0));
         Cluster.SessionClusterTests.AssertSameSession(session with { ExpiresAt = T0.AddDays(3).AddTicks(10), UpdatedAt = T0.AddHours(2).AddTicks(20) },
             (await Store.FindSessionByLookupKeyAsync(session.LookupKey))!);
+    }
+
+    /// <summary>
+    /// A revoked session is never extended nor re-authenticated: both writes answer false and change nothing,
+    /// so a write that raced a revoke cannot keep the session alive in the store.
+    /// </summary>
+    [Fact]
+    public async Task Expiry_and_authentication_updates_of_a_revoked_session_write_nothing()
+    {
+        var identity = NewIdentity();
+        await Store.InsertIdentityAsync(identity, NoCredentials);
+        var session = NewSession(identity.Id, SessionChannel.Browser);
+        await Store.InsertSessionAsync(session);
+        var revokedAt = T0.AddHours(1).AddTicks(40);
+        Assert.True(await Store.RevokeSessionAsync(session.Id, revokedAt));
+
+        Assert.False(await Store.UpdateSessionExpiryAsync(session.Id, T0.AddDays(9), T0.AddHours(2)));
+        Assert.False(await Store.UpdateSessionAuthenticationAsync(session with
+        {
+            Aal = AuthenticatorAssurance.Aal2, AuthenticatedAt = T0.AddHours(2), ExpiresAt = T0.AddDays(9), UpdatedAt = T0.AddHours(2),
+        }));
+
+        Cluster.SessionClusterTests.AssertSameSession(session with { Revoked = true, UpdatedAt = revokedAt },
+            (await Store.FindSessionByLookupKeyAsync(session.LookupKey))!);
+    }
+
+    /// <summary>
+    /// An identity update applies only to the version it was based on: a second update from the same (now stale)
+    /// version is a Conflict and leaves the row, the credentials and the identifiers as the first update wrote them.
+    /// </summary>
+    [Fact]
+    public async Task Identity_update_from_a_stale_version_is_a_conflict_and_writes_nothing()
+    {
+        var identity = NewIdentity() with { Version = 1 };
+        Assert.Equal(IdentityWriteOutcome.Written, await Store.InsertIdentityAsync(identity,
+            new IdentityCredentials { Identifiers = ["v1@example.test"], PasswordHash = "h1" }));
+        var first = identity with { Version = 2, Traits = """{"email":"first@example.test"}""", UpdatedAt = T0.AddMinutes(1) };
+        var firstCredentials = new IdentityCredentials { Identifiers = ["first@example.test"], PasswordHash = "h-first" };
+        Assert.Equal(IdentityWriteOutcome.Written, await Store.UpdateIdentityAsync(first, firstCredentials, expectedVersion: 1));
+
+        var second = identity with { Version = 2, Traits = """{"email":"second@example.test"}""", UpdatedAt = T0.AddMinutes(2) };
+        Assert.Equal(IdentityWriteOutcome.Conflict, await Store.UpdateIdentityAsync(second,
+            new IdentityCredentials { Identifiers = ["second@example.test"], PasswordHash = "h-second", TotpSecret = "JBSWY3DPEHPK3PXP" }, expectedVersion: 1));
+
+        Assert.Equal(first, await Store.FindIdentityAsync(identity.Id));
+        var credentials = await Store.FindCredentialsAsync(identity.Id);
+        Assert.Equal(new[] { "first@example.test" }, credentials!.Identifiers);
+        Assert.Equal("h-first", credentials.PasswordHash);
+        Assert.Null(credentials.TotpSecret);
+        Assert.Null(await Store.FindIdentityIdByIdentifierAsync("second@example.test"));
+        // From the version now stored, the write goes through.
+        Assert.Equal(IdentityWriteOutcome.Written, await Store.UpdateIdentityAsync(second with { Version = 3 },
+            new IdentityCredentials { Identifiers = ["second@example.test"], PasswordHash = "h-second" }, expectedVersion: 2));
+        Assert.Equal(3, (await Store.FindIdentityAsync(identity.Id))!.Version);
+    }
+
+    /// <summary>
+    /// Writers on separate store instances (separate nodes) that all read the same version race to update it:
+    /// exactly one is written, every other is a Conflict, and the stored identity is the winner's, whole.
+    /// </summary>
+    [Fact]
+    public async Task Concurrent_identity_updates_from_one_version_write_exactly_one()
+    {
+        var identity = NewIdentity() with { Version = 1 };
+        Assert.Equal(IdentityWriteOutcome.Written, await Store.InsertIdentityAsync(identity, new IdentityCredentials { Identifiers = ["race@example.test"] }));
+        var nodes = new[] { Store, OpenStore(Main), OpenStore(Main) };
+
+        var outcomes = await Task.WhenAll(Enumerable.Range(0, 12).Select(i => Task.Run(() => nodes[i % nodes.Length].UpdateIdentityAsync(
+            identity with { Version = 2, Traits = $$"""{"email":"writer{{i}}@example.test"}""" },
+            new IdentityCredentials { Identifiers = [$"writer{i}@example.test"], PasswordHash = $"h{i}" }, expectedVersion: 1))));
+
+        Assert.Single(outcomes, o => o == IdentityWriteOutcome.Written);
+        Assert.All(outcomes, o => Assert.True(o is IdentityWriteOutcome.Written or IdentityWriteOutcome.Conflict, $"outcome {o}"));
+        var winner = Array.IndexOf(outcomes, IdentityWriteOutcome.Written);
+        var stored = await Store.FindIdentityAsync(identity.Id);
+        Assert.Equal(2, stored!.Version);
+        Assert.Equal($$"""{"email":"writer{{winner}}@example.test"}""", stored.Traits);
+        var credentials = await Store.FindCredentialsAsync(identity.Id);
+        Assert.Equal(new[] { $"writer{winner}@example.test" }, credentials!.Identifiers);
+        Assert.Equal($"h{winner}", credentials.PasswordHash);
     }
 
     /// <summary>Last-seen writes never go backwards; unknown sessions are ignored.</summary>

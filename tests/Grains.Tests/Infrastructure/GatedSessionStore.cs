@@ -1,0 +1,50 @@
+using System.Collections.Concurrent;
+
+namespace OrleansSessions.Tests.Infrastructure;
+
+/// <summary>
+/// A session store in front of the real one whose session writes can be held at a gate, before the statement runs
+/// or after it has run (written in the store, its caller not yet resumed), one call at a time: the way to put a
+/// revoke, a revoke-all or a tell exactly between two steps of another operation.
+/// </summary>
+public sealed class GatedSessionStore : DelegatingSessionStore
+{
+    private readonly ConcurrentDictionary<(string Member, bool AfterWrite), Gate> _gates = new();
+
+    /// <summary>The next call of <paramref name="member"/> (e.g. <c>nameof(ISessionStore.UpdateSessionExpiryAsync)</c>) waits before its statement.</summary>
+    public Gate HoldBefore(string member) => _gates[(member, false)] = new Gate();
+
+    /// <summary>The next call of <paramref name="member"/> runs its statement, then waits before it returns.</summary>
+    public Gate HoldAfter(string member) => _gates[(member, true)] = new Gate();
+
+    public override Task<bool> UpdateSessionExpiryAsync(Guid sessionId, DateTimeOffset expiresAt, DateTimeOffset updatedAt, CancellationToken ct = default) =>
+        GatedAsync(nameof(UpdateSessionExpiryAsync), () => Inner.UpdateSessionExpiryAsync(sessionId, expiresAt, updatedAt, ct));
+
+    public override Task<bool> UpdateSessionAuthenticationAsync(SessionRecord session, CancellationToken ct = default) =>
+        GatedAsync(nameof(UpdateSessionAuthenticationAsync), () => Inner.UpdateSessionAuthenticationAsync(session, ct));
+
+    public override Task<bool> RevokeSessionAsync(Guid sessionId, DateTimeOffset at, CancellationToken ct = default) =>
+        GatedAsync(nameof(RevokeSessionAsync), () => Inner.RevokeSessionAsync(sessionId, at, ct));
+
+    public override Task<IReadOnlyList<string>> RevokeIdentitySessionsAsync(Guid identityId, Guid? except, DateTimeOffset at, CancellationToken ct = default) =>
+        GatedAsync(nameof(RevokeIdentitySessionsAsync), () => Inner.RevokeIdentitySessionsAsync(identityId, except, at, ct));
+
+    public override Task<IReadOnlyList<string>> DeleteIdentitySessionsAsync(Guid identityId, CancellationToken ct = default) =>
+        GatedAsync(nameof(DeleteIdentitySessionsAsync), () => Inner.DeleteIdentitySessionsAsync(identityId, ct));
+
+    private async Task<T> GatedAsync<T>(string member, Func<Task<T>> write)
+    {
+        await PassAsync(member, afterWrite: false);
+        var result = await write();
+        await PassAsync(member, afterWrite: true);
+        return result;
+    }
+
+    private async Task PassAsync(string member, bool afterWrite)
+    {
+        if (!_gates.TryRemove((member, afterWrite), out var gate))
+            return;
+        gate.SignalEntered();
+        await gate.Opened;
+    }
+}
