@@ -1,10 +1,14 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using OrleansSessions.Sessions;
+using OrleansSessions.Storage;
 
 namespace OrleansSessions;
 
-/// <summary>What the grains of this assembly need from a silo's services, besides the store.</summary>
+/// <summary>
+/// What the grains of this assembly need from a silo's services, besides the store (which must also register
+/// itself as <see cref="IStoreFailures"/>).
+/// </summary>
 public static class GrainServices
 {
     public static IServiceCollection AddSessionGrainServices(this IServiceCollection services, Action<SessionBehaviour>? configure = null)
@@ -13,6 +17,8 @@ public static class GrainServices
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<LastSeenWriter>();
         services.AddHostedService(sp => sp.GetRequiredService<LastSeenWriter>());
+        // What ISiloBuilder.AddIncomingGrainCallFilter registers: every silo asks the container for its filters.
+        services.AddSingleton<IIncomingGrainCallFilter, StoreUnavailableFilter>();
         return services;
     }
 }

@@ -130,7 +130,7 @@ public static class SessionServiceHost
     }
 
     private static void AddStore<TStore>(IServiceCollection services, Func<IServiceProvider, TStore> create)
-        where TStore : class, IIdentityStore, ISessionStore, IKeyRingStore, ISchemaMigrator, IStoreProbe
+        where TStore : class, IIdentityStore, ISessionStore, IKeyRingStore, ISchemaMigrator, IStoreProbe, IStoreFailures
     {
         services.AddSingleton(create);
         services.AddSingleton<ISessionStore>(sp => sp.GetRequiredService<TStore>());
@@ -138,6 +138,7 @@ public static class SessionServiceHost
         services.AddSingleton<IKeyRingStore>(sp => sp.GetRequiredService<TStore>());
         services.AddSingleton<ISchemaMigrator>(sp => sp.GetRequiredService<TStore>());
         services.AddSingleton<IStoreProbe>(sp => sp.GetRequiredService<TStore>());
+        services.AddSingleton<IStoreFailures>(sp => sp.GetRequiredService<TStore>());
     }
 
     private static void Listen(KestrelServerOptions kestrel, ListenerOptions listener, ApiSurface surface)

@@ -66,6 +66,7 @@ public sealed class SessionCluster : IAsyncDisposable
             services.AddSingleton<ISessionStore>(store);
             services.AddSingleton<IIdentityStore>(store);
             services.AddSingleton<IKeyRingStore>(store);
+            services.AddSingleton<IStoreFailures>(store);
             services.AddSingleton(clock);
             services.Replace(ServiceDescriptor.Singleton<TimeProvider>(clock));
             services.UseTimeProviderForBackgroundAreas(TimeProvider.System);
