@@ -31,11 +31,11 @@ public sealed record OryError(int Code, string Message)
     public static readonly OryError Internal =
         new(StatusCodes.Status500InternalServerError, "An internal server error occurred, please contact the system administrator");
 
-    /// <summary>The store cannot be reached: nothing was written, and the same request may succeed later.</summary>
+    /// <summary>The store cannot be reached: the request was not acknowledged, and the same request may succeed later.</summary>
     public static readonly OryError StoreUnavailable =
         new(StatusCodes.Status503ServiceUnavailable, "The service is temporarily unavailable, please try again later")
         {
-            Reason = "The session store cannot be reached right now; nothing was changed. Retry later.",
+            Reason = "The session store cannot be reached right now. Retry later.",
         };
 
     /// <summary>A node of the cluster that held what the request needed stopped answering (it died, or is leaving).</summary>
