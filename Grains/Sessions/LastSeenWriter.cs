@@ -27,7 +27,8 @@ public sealed class LastSeenWriter(ISessionStore store, IStoreFailures failures,
     /// <summary>Writes what has been recorded since the last flush.</summary>
     public async Task FlushAsync(CancellationToken ct = default)
     {
-        await _flushing.WaitAsync(ct);
+        // Not cancelled by ct: a stopping host passes a cancelled token, and the flush it waits for ends with the timer's token.
+        await _flushing.WaitAsync();
         try
         {
             var batch = Interlocked.Exchange(ref _pending, new ConcurrentDictionary<Guid, DateTimeOffset>());
