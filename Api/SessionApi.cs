@@ -14,6 +14,7 @@ using OrleansSessions.Api.Sessions;
 using OrleansSessions.Api.Surfaces;
 using OrleansSessions.Api.Tokenizer;
 using OrleansSessions.Json;
+using OrleansSessions.Storage;
 
 namespace OrleansSessions.Api;
 
@@ -134,15 +135,28 @@ public static class SessionApi
         return next(context);
     }
 
-    /// <summary>Client mistakes Kestrel or the framework caught become their 4xx; anything else a 500 without details.</summary>
+    /// <summary>Seconds a client is asked to wait before it retries a request answered 503.</summary>
+    private const string RetryAfterSeconds = "5";
+
+    /// <summary>
+    /// Client mistakes Kestrel or the framework caught become their 4xx; an unreachable store or cluster node a 503
+    /// that asks to retry (the cause is logged by the silo that saw it); anything else a 500 without details.
+    /// </summary>
     private static Task WriteUnhandledAsync(HttpContext context)
     {
         var exception = context.Features.Get<IExceptionHandlerFeature>()?.Error;
         if (exception is BadHttpRequestException bad)
             return OryError.ForStatus(bad.StatusCode).WriteAsync(context);
-        context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("OrleansSessions.Api")
-            .LogError(exception, "Unhandled error serving {Method} {Route}", context.Request.Method,
-                context.GetEndpoint()?.DisplayName ?? "(no route)");
+        var log = context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("OrleansSessions.Api");
+        var route = context.GetEndpoint()?.DisplayName ?? "(no route)";
+        // SiloUnavailableException is an OrleansMessageRejectionException: the call's target silo died or left.
+        if (exception is StoreUnavailableException or OrleansMessageRejectionException)
+        {
+            log.LogWarning("{Method} {Route} answered 503: {Cause}", context.Request.Method, route, exception.GetType().Name);
+            context.Response.Headers.RetryAfter = RetryAfterSeconds;
+            return (exception is StoreUnavailableException ? OryError.StoreUnavailable : OryError.NodeUnavailable).WriteAsync(context);
+        }
+        log.LogError(exception, "Unhandled error serving {Method} {Route}", context.Request.Method, route);
         return OryError.Internal.WriteAsync(context);
     }
 }

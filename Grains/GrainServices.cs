@@ -1,11 +1,15 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using OrleansSessions.Sessions;
+using OrleansSessions.Storage;
 using OrleansSessions.Tokenizer;
 
 namespace OrleansSessions;
 
-/// <summary>What the grains of this assembly need from a silo's services, besides the store.</summary>
+/// <summary>
+/// What the grains of this assembly need from a silo's services, besides the store (which must also register
+/// itself as <see cref="IStoreFailures"/>).
+/// </summary>
 public static class GrainServices
 {
     public static IServiceCollection AddSessionGrainServices(this IServiceCollection services, Action<SessionBehaviour>? configure = null)
@@ -18,6 +22,8 @@ public static class GrainServices
         services.AddOptions<TokenizerSettings>();
         services.AddSingleton<TokenizerKeys>();
         services.AddSingleton<SessionTokenizer>();
+        // What ISiloBuilder.AddIncomingGrainCallFilter registers: every silo asks the container for its filters.
+        services.AddSingleton<IIncomingGrainCallFilter, StoreUnavailableFilter>();
         return services;
     }
 }

@@ -206,7 +206,7 @@ public static class SessionServiceHost
     }
 
     private static void AddStore<TStore>(IServiceCollection services, Func<IServiceProvider, TStore> create)
-        where TStore : class, IIdentityStore, ISessionStore, IKeyRingStore, ISigningKeyStore, ISchemaMigrator, IStoreProbe
+        where TStore : class, IIdentityStore, ISessionStore, IKeyRingStore, ISigningKeyStore, ISchemaMigrator, IStoreProbe, IStoreFailures
     {
         services.AddSingleton(create);
         // Timed and traced (ServiceTelemetry.StoreDuration, activities store.<Operation>).
@@ -216,6 +216,7 @@ public static class SessionServiceHost
         services.AddSingleton(sp => InstrumentedStore.Wrap<ISigningKeyStore>(sp.GetRequiredService<TStore>()));
         services.AddSingleton<ISchemaMigrator>(sp => sp.GetRequiredService<TStore>());
         services.AddSingleton<IStoreProbe>(sp => sp.GetRequiredService<TStore>());
+        services.AddSingleton<IStoreFailures>(sp => sp.GetRequiredService<TStore>());
     }
 
     private static void Listen(KestrelServerOptions kestrel, ListenerOptions listener, ApiSurface surface)

@@ -31,6 +31,20 @@ public sealed record OryError(int Code, string Message)
     public static readonly OryError Internal =
         new(StatusCodes.Status500InternalServerError, "An internal server error occurred, please contact the system administrator");
 
+    /// <summary>The store cannot be reached: the request was not acknowledged, and the same request may succeed later.</summary>
+    public static readonly OryError StoreUnavailable =
+        new(StatusCodes.Status503ServiceUnavailable, "The service is temporarily unavailable, please try again later")
+        {
+            Reason = "The session store cannot be reached right now. Retry later.",
+        };
+
+    /// <summary>A node of the cluster that held what the request needed stopped answering (it died, or is leaving).</summary>
+    public static readonly OryError NodeUnavailable =
+        new(StatusCodes.Status503ServiceUnavailable, "The service is temporarily unavailable, please try again later")
+        {
+            Reason = "A node of the cluster could not be reached. Retry later.",
+        };
+
     /// <summary>whoami without a valid credential: Kratos sends no id here.</summary>
     public static readonly OryError NoSessionCredentials =
         new(StatusCodes.Status401Unauthorized, "The request could not be authorized") { Reason = "No valid session credentials found in the request." };

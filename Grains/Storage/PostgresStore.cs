@@ -50,6 +50,22 @@ public sealed class PostgresStore : RelationalStore, IDisposable, IAsyncDisposab
     protected override bool IsUniqueViolation(DbException e) =>
         e is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation };
 
+    /// <summary>
+    /// Network failures and timeouts (Npgsql marks them transient), a lost connection (SQLSTATE class 08), a server
+    /// that is shutting down, starting or crashed (57P01–57P03), and a server out of connections (53300).
+    /// </summary>
+    protected override bool IsUnreachable(DbException e) => e switch
+    {
+        PostgresException p => p.SqlState.StartsWith("08", StringComparison.Ordinal)
+            || p.SqlState is PostgresErrorCodes.AdminShutdown or PostgresErrorCodes.CrashShutdown or PostgresErrorCodes.CannotConnectNow
+                or PostgresErrorCodes.TooManyConnections,
+        NpgsqlException n => n.IsTransient,
+        _ => false,
+    };
+
+    /// <summary>Npgsql keeps idle connections to a server that restarted; each would fail once on its next use.</summary>
+    protected override void DropPooledConnections() => _dataSource.Clear();
+
     /// <summary>The constraint names come from our migrations.</summary>
     protected override IdentityWriteOutcome TakenBy(DbException e)
     {

@@ -11,7 +11,7 @@ namespace OrleansSessions.Storage;
 /// A subclass supplies only what differs: how a connection is opened, how migrations are prepared and
 /// serialised, how a unique violation is recognised, and the few statements whose syntax differs.
 /// </summary>
-public abstract class RelationalStore : IIdentityStore, ISessionStore, IKeyRingStore, ISigningKeyStore, ISchemaMigrator, IStoreProbe
+public abstract class RelationalStore : IIdentityStore, ISessionStore, IKeyRingStore, ISigningKeyStore, ISchemaMigrator, IStoreProbe, IStoreFailures
 {
     /// <summary>An open connection, ready for statements (the synchronous path serves the key ring).</summary>
     protected abstract DbConnection Open();
@@ -24,6 +24,27 @@ public abstract class RelationalStore : IIdentityStore, ISessionStore, IKeyRingS
         await using var command = connection.CreateCommand();
         command.CommandText = "SELECT 1";
         await command.ExecuteScalarAsync(ct);
+    }
+
+    public bool IsUnavailable(Exception e)
+    {
+        for (var inner = e; inner is not null; inner = inner.InnerException)
+        {
+            if (inner is DbException failure && IsUnreachable(failure))
+            {
+                DropPooledConnections();
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /// <summary>Whether <paramref name="e"/> reports that the database could not be reached (never a constraint or a syntax error).</summary>
+    protected abstract bool IsUnreachable(DbException e);
+
+    /// <summary>Closes idle pooled connections: after the server restarted, they would fail on first use.</summary>
+    protected virtual void DropPooledConnections()
+    {
     }
 
     /// <summary>The dialect name of the migration files this store applies (<c>0001_initial.{dialect}.sql</c>).</summary>

@@ -11,6 +11,9 @@ public sealed class SqliteStore : RelationalStore
 {
     private const int UniqueConstraint = 2067;
     private const int PrimaryKeyConstraint = 1555;
+    private const int Busy = 5;
+    private const int Locked = 6;
+    private const int CannotOpen = 14;
     private readonly string _connectionString;
 
     public SqliteStore(string path)
@@ -54,6 +57,10 @@ public sealed class SqliteStore : RelationalStore
 
     protected override bool IsUniqueViolation(DbException e) =>
         e is SqliteException { SqliteExtendedErrorCode: UniqueConstraint or PrimaryKeyConstraint };
+
+    /// <summary>The file is locked by another writer beyond the busy timeout, or cannot be opened at all.</summary>
+    protected override bool IsUnreachable(DbException e) =>
+        e is SqliteException { SqliteErrorCode: Busy or Locked or CannotOpen };
 
     /// <summary>SQLite names no constraint, only the violated table and columns in its message.</summary>
     protected override IdentityWriteOutcome TakenBy(DbException e) =>

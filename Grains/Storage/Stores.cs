@@ -97,6 +97,16 @@ public interface IStoreProbe
     Task ProbeAsync(CancellationToken ct = default);
 }
 
+/// <summary>Tells a failure to reach the store, worth retrying later, from every other failure.</summary>
+public interface IStoreFailures
+{
+    /// <summary>
+    /// Whether <paramref name="e"/> (or an exception inside it) means the store could not be reached. Recognising
+    /// one also drops the pooled connections such a failure leaves broken, so that the next call opens a new one.
+    /// </summary>
+    bool IsUnavailable(Exception e);
+}
+
 /// <summary>Applies the versioned schema migrations this build knows.</summary>
 public interface ISchemaMigrator
 {

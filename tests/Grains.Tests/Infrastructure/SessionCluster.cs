@@ -77,6 +77,7 @@ public sealed class SessionCluster : IAsyncDisposable
             services.AddSingleton<IIdentityStore>(store);
             services.AddSingleton<IKeyRingStore>(store);
             services.AddSingleton<ISigningKeyStore>(store);
+            services.AddSingleton<IStoreFailures>(store);
             services.AddSingleton(clock);
             services.Replace(ServiceDescriptor.Singleton<TimeProvider>(clock));
             services.UseTimeProviderForBackgroundAreas(TimeProvider.System);
