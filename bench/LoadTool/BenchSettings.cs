@@ -1,0 +1,170 @@
+using System.ComponentModel;
+using System.Globalization;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+namespace OrleansSessions.Bench;
+
+/// <summary>Every option of every scenario; each scenario reads the ones it needs.</summary>
+public sealed class BenchSettings : CommandSettings
+{
+    [CommandOption("--target <URL>")]
+    [Description("Public URL of a node (repeatable). whoami load is spread over all of them; revoke-visibility checks each. Default http://127.0.0.1:4433, or the spawned service.")]
+    public string[] Targets { get; set; } = [];
+
+    [CommandOption("--admin <URL>")]
+    [Description("Admin URL used to seed and revoke. Default http://127.0.0.1:4434, or the spawned service.")]
+    public string? Admin { get; set; }
+
+    [CommandOption("--admin-key <KEY>")]
+    [Description("Admin API key (Authorization: Bearer), needed outside dev mode. Also read from BENCH_ADMIN_KEY, which keeps it out of ps.")]
+    public string? AdminKey { get; set; }
+
+    [CommandOption("--sessions <N>")]
+    [Description("Sessions to seed before the load.")]
+    [DefaultValue(1000)]
+    public int Sessions { get; set; }
+
+    [CommandOption("--sessions-per-identity <N>")]
+    [Description("Sessions issued to each identity (N/this identities are created). Default 1, and 10 for revoke-visibility.")]
+    public int? SessionsPerIdentity { get; set; }
+
+    [CommandOption("--seed-parallelism <N>")]
+    [Description("Admin calls in flight while seeding.")]
+    [DefaultValue(16)]
+    public int SeedParallelism { get; set; }
+
+    [CommandOption("--concurrency <C>")]
+    [Description("Closed loop: requests in flight. Open loop: the most in flight (late requests wait, and their wait counts).")]
+    [DefaultValue(64)]
+    public int Concurrency { get; set; }
+
+    [CommandOption("--rate <R>")]
+    [Description("Open loop at R requests/s, latency measured from each request's intended send time (coordinated-omission correct). 0: closed loop.")]
+    [DefaultValue(0d)]
+    public double Rate { get; set; }
+
+    [CommandOption("--duration <TIME>")]
+    [Description("Measured time, e.g. 10s, 1m, 500ms.")]
+    [DefaultValue("10s")]
+    public string Duration { get; set; } = "10s";
+
+    [CommandOption("--warmup <TIME>")]
+    [Description("Load before measuring, not recorded.")]
+    [DefaultValue("5s")]
+    public string Warmup { get; set; } = "5s";
+
+    [CommandOption("--out <DIR>")]
+    [Description("Folder for <timestamp>-<scenario>.md/.json (and .png for scale-out). Default bench/results of the repository.")]
+    public string? Out { get; set; }
+
+    [CommandOption("--baseline <URL>")]
+    [Description("A running Baseline app to seed and measure after the service (whoami, whoami-cookie).")]
+    public string? Baseline { get; set; }
+
+    [CommandOption("--spawn-baseline")]
+    [Description("Start the Baseline app on a free port, measure it after the service, print both side by side.")]
+    public bool SpawnBaseline { get; set; }
+
+    [CommandOption("--baseline-dll <PATH>")]
+    [Description("OrleansSessions.Baseline.dll for --spawn-baseline. Default: bench/Baseline/bin/<same configuration as the tool>.")]
+    public string? BaselineDll { get; set; }
+
+    [CommandOption("--spawn-service <SILO_DLL>")]
+    [Description("Start this OrleansSessions.Silo.dll in dev mode, a fresh SQLite folder, free ports; measure it; stop it. For scale-out: the SILO_DLL handed to the cluster script.")]
+    public string? SpawnService { get; set; }
+
+    [CommandOption("--server-cpus <LIST>")]
+    [Description("taskset -c LIST for every process the tool starts (service, baseline, cluster), e.g. 0.")]
+    public string? ServerCpus { get; set; }
+
+    [CommandOption("--client-cpus <LIST>")]
+    [Description("Pin the tool itself to these CPUs (e.g. 1 or 0-1) through its processor affinity.")]
+    public string? ClientCpus { get; set; }
+
+    [CommandOption("--churn-rate <R>")]
+    [Description("mixed: session replacements per second (each issues one session and revokes one).")]
+    [DefaultValue(10d)]
+    public double ChurnRate { get; set; }
+
+    [CommandOption("--revoked-share <P>")]
+    [Description("mixed: share of requests sent with a revoked credential (they must answer 401).")]
+    [DefaultValue(0.1d)]
+    public double RevokedShare { get; set; }
+
+    [CommandOption("--revoke-identities <K>")]
+    [Description("revoke-visibility: identities whose sessions are revoked, one after the other, during the measured time.")]
+    [DefaultValue(5)]
+    public int RevokeIdentities { get; set; }
+
+    [CommandOption("--silos <LIST>")]
+    [Description("scale-out: silo counts to run, comma separated.")]
+    [DefaultValue("1,2,3")]
+    public string Silos { get; set; } = "1,2,3";
+
+    [CommandOption("--cluster-script <PATH>")]
+    [Description("scale-out: the cluster script. Default deploy/local-cluster.sh of the repository.")]
+    public string? ClusterScript { get; set; }
+
+    public TimeSpan DurationTime => ParseTime(Duration);
+    public TimeSpan WarmupTime => ParseTime(Warmup);
+    public string? EffectiveAdminKey => AdminKey ?? (Environment.GetEnvironmentVariable("BENCH_ADMIN_KEY") is { Length: > 0 } key ? key : null);
+
+    public override ValidationResult Validate()
+    {
+        if (Sessions < 1) return ValidationResult.Error("--sessions must be at least 1");
+        if (SessionsPerIdentity is < 1) return ValidationResult.Error("--sessions-per-identity must be at least 1");
+        if (Concurrency < 1) return ValidationResult.Error("--concurrency must be at least 1");
+        if (SeedParallelism < 1) return ValidationResult.Error("--seed-parallelism must be at least 1");
+        if (Rate < 0) return ValidationResult.Error("--rate must not be negative");
+        if (RevokedShare is < 0 or > 1) return ValidationResult.Error("--revoked-share is between 0 and 1");
+        if (!TryParseTime(Duration, out var duration) || duration <= TimeSpan.Zero) return ValidationResult.Error("--duration: use e.g. 10s, 1m, 500ms");
+        if (!TryParseTime(Warmup, out _)) return ValidationResult.Error("--warmup: use e.g. 5s, 0s");
+        if (Baseline is not null && SpawnBaseline) return ValidationResult.Error("--baseline and --spawn-baseline exclude each other");
+        if (SpawnService is not null && !File.Exists(SpawnService)) return ValidationResult.Error($"--spawn-service: {SpawnService} does not exist");
+        foreach (var url in Targets.Append(Admin).Append(Baseline))
+            if (url is not null && !Uri.TryCreate(url, UriKind.Absolute, out _)) return ValidationResult.Error($"not an absolute URL: {url}");
+        if (ClientCpus is not null && !CpuList.TryParse(ClientCpus, out _)) return ValidationResult.Error("--client-cpus: use e.g. 1, 0-1 or 0,1");
+        return ValidationResult.Success();
+    }
+
+    /// <summary>Go-like durations: 500ms, 10s, 2m, 1h; a bare number is seconds.</summary>
+    public static bool TryParseTime(string text, out TimeSpan value)
+    {
+        value = default;
+        text = text.Trim();
+        (string number, double scale) = text switch
+        {
+            _ when text.EndsWith("ms", StringComparison.Ordinal) => (text[..^2], 0.001),
+            _ when text.EndsWith('s') => (text[..^1], 1),
+            _ when text.EndsWith('m') => (text[..^1], 60),
+            _ when text.EndsWith('h') => (text[..^1], 3600),
+            _ => (text, 1),
+        };
+        if (!double.TryParse(number, NumberStyles.Float, CultureInfo.InvariantCulture, out var amount) || amount < 0) return false;
+        value = TimeSpan.FromSeconds(amount * scale);
+        return true;
+    }
+
+    private static TimeSpan ParseTime(string text) =>
+        TryParseTime(text, out var value) ? value : throw new FormatException($"not a duration: {text}");
+}
+
+/// <summary>A taskset-style CPU list (0, 0-1, 0,2) as an affinity mask.</summary>
+public static class CpuList
+{
+    public static bool TryParse(string text, out long mask)
+    {
+        mask = 0;
+        foreach (var part in text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+        {
+            var bounds = part.Split('-');
+            if (!int.TryParse(bounds[0], out var first) || first is < 0 or > 62) return false;
+            var last = first;
+            if (bounds.Length == 2 && (!int.TryParse(bounds[1], out last) || last < first || last > 62)) return false;
+            if (bounds.Length > 2) return false;
+            for (var cpu = first; cpu <= last; cpu++) mask |= 1L << cpu;
+        }
+        return mask != 0;
+    }
+}

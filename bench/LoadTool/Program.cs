@@ -1,0 +1,70 @@
+using System.Runtime.InteropServices;
+using OrleansSessions.Bench;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+// The load tool of bench/README.md: one command per scenario, every option on every command.
+using var cancellation = new CancellationTokenSource();
+// The first Ctrl-C (or SIGTERM) stops the load and lets spawned processes be stopped; a second one ends the tool at once.
+void Stop(PosixSignalContext signal)
+{
+    signal.Cancel = !cancellation.IsCancellationRequested;
+    cancellation.Cancel();
+}
+using var onInterrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
+using var onTerminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
+
+var app = new CommandApp();
+app.Configure(config =>
+{
+    config.SetApplicationName("loadtool");
+    config.AddCommand<ScenarioCommand>("whoami")
+        .WithDescription("Token whoami (X-Session-Token) on seeded sessions; with --spawn-baseline or --baseline, the baseline too, side by side.")
+        .WithExample("whoami", "--spawn-service", "Silo/bin/Release/net10.0/OrleansSessions.Silo.dll", "--spawn-baseline", "--sessions", "1000", "--concurrency", "64", "--duration", "10s")
+        .WithExample("whoami", "--target", "http://127.0.0.1:4433", "--admin", "http://127.0.0.1:4434", "--rate", "5000", "--concurrency", "256");
+    config.AddCommand<ScenarioCommand>("whoami-cookie")
+        .WithDescription("Cookie whoami (Cookie: ory_kratos_session=…) on seeded browser sessions; baseline as for whoami.")
+        .WithExample("whoami-cookie", "--spawn-service", "Silo/bin/Release/net10.0/OrleansSessions.Silo.dll", "--spawn-baseline");
+    config.AddCommand<ScenarioCommand>("mixed")
+        .WithDescription("Token whoami while a trickle of sessions is issued and revoked; revoked credentials must answer 401 (a 200 is an error).")
+        .WithExample("mixed", "--spawn-service", "Silo/bin/Release/net10.0/OrleansSessions.Silo.dll", "--churn-rate", "20", "--revoked-share", "0.1");
+    config.AddCommand<ScenarioCommand>("revoke-visibility")
+        .WithDescription("Revoke-all for identities with many sessions while whoami runs: time until every revoked credential answers 401 on every --target.")
+        .WithExample("revoke-visibility", "--target", "http://127.0.0.1:4433", "--target", "http://127.0.0.1:5433", "--admin", "http://127.0.0.1:4434", "--sessions-per-identity", "20");
+    config.AddCommand<ScenarioCommand>("scale-out")
+        .WithDescription("deploy/local-cluster.sh with 1, 2 and 3 silos in turn: seed, measure token whoami, stop; a table and a PNG chart.")
+        .WithExample("scale-out", "--silos", "1,2,3", "--sessions", "1000", "--duration", "10s");
+});
+return await app.RunAsync(args, cancellation.Token);
+
+/// <summary>Runs the scenario named by the command; spawned processes are stopped however it ends.</summary>
+internal sealed class ScenarioCommand : AsyncCommand<BenchSettings>
+{
+    public override async Task<int> ExecuteAsync(CommandContext context, BenchSettings settings, CancellationToken cancellation)
+    {
+        await using var run = new BenchRun(context.Name, settings, cancellation);
+        try
+        {
+            await (context.Name switch
+            {
+                "whoami" => WhoamiScenario.RunAsync(run, cookies: false),
+                "whoami-cookie" => WhoamiScenario.RunAsync(run, cookies: true),
+                "mixed" => MixedScenario.RunAsync(run),
+                "revoke-visibility" => RevokeVisibilityScenario.RunAsync(run),
+                "scale-out" => ScaleOutScenario.RunAsync(run),
+                _ => throw new InvalidOperationException($"unknown scenario {context.Name}"),
+            });
+            return 0;
+        }
+        catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
+        {
+            AnsiConsole.MarkupLine("[yellow]cancelled[/]");
+            return 130;
+        }
+        catch (Exception exception) when (exception is HttpRequestException or InvalidOperationException or TimeoutException or FileNotFoundException)
+        {
+            AnsiConsole.MarkupLineInterpolated($"[red]{exception.Message}[/]");
+            return 1;
+        }
+    }
+}

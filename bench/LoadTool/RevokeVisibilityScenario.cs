@@ -1,0 +1,140 @@
+using System.Diagnostics;
+using System.Globalization;
+using Spectre.Console;
+
+namespace OrleansSessions.Bench;
+
+/// <summary>
+/// revoke-visibility: while whoami load runs on other identities, revokes all sessions of one identity after the
+/// other (DELETE /admin/identities/{id}/sessions) and measures, from the revoke call, until every one of its
+/// credentials answers 401 on every --target. A 200 after the call was acknowledged is a violation.
+/// </summary>
+public static class RevokeVisibilityScenario
+{
+    private static readonly TimeSpan GiveUpAfter = TimeSpan.FromSeconds(30);
+
+    public sealed record Victim(
+        int Sessions,
+        int Nodes,
+        int RevokeStatus,
+        double RevokeCallMs,
+        double? AllAnswer401AfterMs,
+        int FirstCheckPairs,
+        int FirstCheckAnswered401,
+        int Answered200AfterAck,
+        int NotLiveBeforeRevoke,
+        int Not401OnFinalCheck);
+
+    public static async Task RunAsync(BenchRun run)
+    {
+        var settings = run.Settings;
+        await run.UseServiceAsync();
+        using var admin = run.CreateAdmin();
+        var identities = await Seeding.SeedAsync(admin, settings.Sessions, settings.SessionsPerIdentity ?? 10, cookies: false, settings.SeedParallelism, run.Cancellation);
+        var victimCount = Math.Min(settings.RevokeIdentities, identities.Count - 1);
+        if (victimCount < 1)
+            throw new InvalidOperationException("revoke-visibility needs at least two identities: raise --sessions or lower --sessions-per-identity");
+        var victims = identities.Take(victimCount).ToList();
+        var loaded = identities.Skip(victimCount).SelectMany(i => i.Sessions).ToList();
+
+        using var checker = new HttpClient(new SocketsHttpHandler { UseCookies = false, MaxConnectionsPerServer = 32 }) { Timeout = TimeSpan.FromSeconds(10) };
+        var plan = run.Plan(run.Targets);
+        var load = WhoamiLoad.RunAsync("service, during revocations", plan, new FixedCredentials(loaded), run.Cancellation);
+
+        // Spread the revocations over the measured window.
+        var results = new List<Victim>();
+        var spacing = plan.Duration / (victimCount + 1);
+        await Task.Delay(plan.Warmup + spacing, run.Cancellation);
+        foreach (var victim in victims)
+        {
+            var started = Stopwatch.GetTimestamp();
+            results.Add(await MeasureAsync(admin, checker, run.Targets, victim, run.Cancellation));
+            var left = spacing - Stopwatch.GetElapsedTime(started);
+            if (left > TimeSpan.Zero && victim != victims[^1]) await Task.Delay(left, run.Cancellation);
+        }
+        run.Report.Runs.Add(await load);
+        Describe(run.Report, results);
+        run.Finish();
+    }
+
+    private static async Task<Victim> MeasureAsync(AdminApi admin, HttpClient checker, IReadOnlyList<Uri> targets, SeededIdentity victim, CancellationToken cancellation)
+    {
+        var pairs = victim.Sessions.SelectMany(c => targets.Select(t => (Credential: c, Whoami: new Uri(t, "/sessions/whoami")))).ToList();
+        var notLive = (await CheckAsync(checker, pairs, cancellation)).Count(status => status != 200);
+
+        var started = Stopwatch.GetTimestamp();
+        var status = await admin.RevokeAllAsync(victim.Id, cancellation);
+        var acked = Stopwatch.GetElapsedTime(started);
+
+        var pending = pairs;
+        int firstAnswered401 = -1, answered200 = 0;
+        TimeSpan? allVisible = null;
+        while (pending.Count > 0 && Stopwatch.GetElapsedTime(started) < GiveUpAfter)
+        {
+            var statuses = await CheckAsync(checker, pending, cancellation);
+            if (firstAnswered401 < 0) firstAnswered401 = statuses.Count(s => s == 401);
+            answered200 += statuses.Count(s => s == 200);
+            pending = pending.Where((_, i) => statuses[i] != 401).ToList();
+            if (pending.Count == 0) allVisible = Stopwatch.GetElapsedTime(started);
+        }
+        var stillNot401 = (await CheckAsync(checker, pairs, cancellation)).Count(s => s != 401);
+        var victimResult = new Victim(victim.Sessions.Count, targets.Count, (int)status, Math.Round(acked.TotalMilliseconds, 3),
+            allVisible is { } visible ? Math.Round(visible.TotalMilliseconds, 3) : null, pairs.Count, firstAnswered401, answered200, notLive, stillNot401);
+        AnsiConsole.MarkupLineInterpolated(
+            $"[grey]revoked {victim.Sessions.Count} sessions: call {victimResult.RevokeCallMs:0.0} ms, all 401 on {targets.Count} node(s) after {(allVisible is null ? "never (gave up)" : $"{victimResult.AllAnswer401AfterMs:0.0} ms")}, 200s after ack {answered200}[/]");
+        return victimResult;
+    }
+
+    /// <summary>One whoami per pair, all at once; answers the statuses in order (0 for a failed request).</summary>
+    private static async Task<int[]> CheckAsync(HttpClient checker, IReadOnlyList<(Credential Credential, Uri Whoami)> pairs, CancellationToken cancellation) =>
+        await Task.WhenAll(pairs.Select(async pair =>
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, pair.Whoami);
+            request.Headers.TryAddWithoutValidation(pair.Credential.HeaderName, pair.Credential.HeaderValue);
+            try
+            {
+                using var response = await checker.SendAsync(request, cancellation);
+                return (int)response.StatusCode;
+            }
+            catch (HttpRequestException)
+            {
+                return 0;
+            }
+        }));
+
+    private static void Describe(Report report, List<Victim> victims)
+    {
+        var visible = victims.Where(v => v.AllAnswer401AfterMs is not null).Select(v => v.AllAnswer401AfterMs!.Value).Order().ToList();
+        var calls = victims.Select(v => v.RevokeCallMs).Order().ToList();
+        double? Median(List<double> xs) => xs.Count == 0 ? null : xs[xs.Count / 2];
+        double? Max(List<double> xs) => xs.Count == 0 ? null : xs[^1];
+        var violations = victims.Sum(v => v.Answered200AfterAck);
+        report.Details = new
+        {
+            victims,
+            revoke_call_ms_median = Median(calls),
+            revoke_call_ms_max = Max(calls),
+            all_401_after_ms_median = Median(visible),
+            all_401_after_ms_max = Max(visible),
+            never_all_401 = victims.Count(v => v.AllAnswer401AfterMs is null),
+            answered_200_after_ack = violations,
+        };
+        var s = report.Sections;
+        s.AppendLine("## Revocation visibility");
+        s.AppendLine();
+        s.AppendLine("Time from the start of `DELETE /admin/identities/{id}/sessions` until every credential of the identity answered 401 on every node; the checks start once the call returned, so the figure is at least the call's own time.");
+        s.AppendLine();
+        s.AppendLine("| # | sessions | nodes | status | revoke call ms | all 401 after ms | 401 at first check | 200 after ack | not live before | not 401 at final check |");
+        s.AppendLine("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+        for (var i = 0; i < victims.Count; i++)
+        {
+            var v = victims[i];
+            s.AppendLine(CultureInfo.InvariantCulture,
+                $"| {i + 1} | {v.Sessions} | {v.Nodes} | {v.RevokeStatus} | {v.RevokeCallMs:0.000} | {(v.AllAnswer401AfterMs is { } ms ? ms.ToString("0.000", CultureInfo.InvariantCulture) : "never (30 s)")} | {v.FirstCheckAnswered401}/{v.FirstCheckPairs} | {v.Answered200AfterAck} | {v.NotLiveBeforeRevoke} | {v.Not401OnFinalCheck} |");
+        }
+        s.AppendLine();
+        s.AppendLine(CultureInfo.InvariantCulture, $"Median revoke call {Median(calls):0.000} ms; every credential 401 everywhere after median {Median(visible):0.000} ms, max {Max(visible):0.000} ms. **200 answers after the acknowledgement: {violations}** (must be 0).");
+        s.AppendLine();
+        report.Notes.Add($"revocations: {victims.Count}; 200 answers after the acknowledgement: {violations}");
+    }
+}
