@@ -1,5 +1,7 @@
 using System.Collections.Immutable;
+using System.Security.Cryptography;
 using System.Text;
+using System.Text.Json;
 using OrleansSessions.Api.Configuration;
 using OrleansSessions.Tokenizer;
 
@@ -32,11 +34,12 @@ public static class TokenizerConfiguration
         };
         if (settings.KeyRefresh <= TimeSpan.Zero || settings.RotationInterval <= TimeSpan.Zero)
             throw new InvalidOperationException($"{Section}: key_refresh and rotation:interval must be positive.");
-        // Every silo reads the ring at least twice, and every consumer refetches the JWKS, before a new key signs.
-        if (settings.RotationLeadTime < 2 * settings.KeyRefresh || settings.RotationLeadTime < settings.JwksMaxAge)
+        // Every silo reads the ring at least twice before a new key signs, and every consumer refetches the JWKS after
+        // it appeared there (a key written by `rotate-keys` reaches the JWKS within one key_refresh).
+        if (settings.RotationLeadTime < 2 * settings.KeyRefresh || settings.RotationLeadTime < settings.KeyRefresh + settings.JwksMaxAge)
             throw new InvalidOperationException($"{Section}:rotation:lead_time ({settings.RotationLeadTime}) must be at least twice "
-                + $"key_refresh ({settings.KeyRefresh}) and at least jwks_max_age ({settings.JwksMaxAge}), so that every node and every "
-                + "consumer knows a new key before it signs.");
+                + $"key_refresh ({settings.KeyRefresh}) and at least key_refresh + jwks_max_age ({settings.JwksMaxAge}), so that every "
+                + "node and every consumer knows a new key before it signs.");
         if (settings.RotationInterval <= settings.RotationLeadTime)
             throw new InvalidOperationException($"{Section}:rotation:interval must be longer than rotation:lead_time.");
         return settings;
@@ -75,15 +78,51 @@ public static class TokenizerConfiguration
             SubjectSource = subject,
             Audience = audience,
             Claims = claims.ToImmutable(),
-            KeySet = section["jwks_url"] is { Length: > 0 } url ? ReadKeySet(url, key) : null,
+            KeySet = section["jwks_url"] is { Length: > 0 } url ? CheckKeySet(ReadKeySet(url, key), canonical, key) : null,
         };
+    }
+
+    /// <summary>
+    /// A configured key set must sign: a JSON object with "keys", each a private key we can use, the first of the
+    /// template's algorithm. Checked here, so a bad set stops start-up naming its key instead of failing calls later.
+    /// </summary>
+    private static string CheckKeySet(string json, string algorithm, string key)
+    {
+        try
+        {
+            using var document = JsonDocument.Parse(json);
+            if (!document.RootElement.TryGetProperty("keys", out var keys) || keys.ValueKind != JsonValueKind.Array || keys.GetArrayLength() == 0)
+                throw new FormatException("it holds no \"keys\"");
+            var first = true;
+            foreach (var jwk in keys.EnumerateArray())
+            {
+                using var signing = SigningKey.FromPrivateJwk(jwk);
+                if (first && signing.Algorithm != algorithm)
+                    throw new FormatException($"its first key ({signing.Kid}) is {signing.Algorithm}, the template's algorithm is {algorithm}");
+                first = false;
+            }
+            return json;
+        }
+        catch (Exception e) when (e is JsonException or FormatException or CryptographicException or ArgumentException)
+        {
+            throw new InvalidOperationException($"{key}:jwks_url: not a private key set this template can sign with: {e.Message}.");
+        }
     }
 
     /// <summary>A private JWK set from <c>file://</c> or <c>base64://</c>, as Kratos's <c>jwks_url</c>.</summary>
     private static string ReadKeySet(string url, string key)
     {
         if (url.StartsWith("base64://", StringComparison.Ordinal))
-            return Encoding.UTF8.GetString(Convert.FromBase64String(url["base64://".Length..]));
+        {
+            try
+            {
+                return Encoding.UTF8.GetString(Convert.FromBase64String(url["base64://".Length..]));
+            }
+            catch (FormatException)
+            {
+                throw new InvalidOperationException($"{key}:jwks_url: the base64:// value is not base64.");
+            }
+        }
         if (url.StartsWith("file://", StringComparison.Ordinal))
         {
             var path = new Uri(url).LocalPath;

@@ -117,8 +117,9 @@ public static class ClaimPath
             return at.ValueKind is JsonValueKind.Undefined or JsonValueKind.Null ? null : new Found(at, null);
         if (at.ValueKind == JsonValueKind.Array)
         {
+            // An empty array is an empty list; a path that matches no element of a non-empty one leads nowhere.
             var items = at.EnumerateArray().Select(e => Resolve(e, segments, i)).OfType<Found>().ToList();
-            return new Found(default, items);
+            return items.Count > 0 || at.GetArrayLength() == 0 ? new Found(default, items) : null;
         }
         return at.ValueKind == JsonValueKind.Object && at.TryGetProperty(segments[i], out var next) ? Resolve(next, segments, i + 1) : null;
     }

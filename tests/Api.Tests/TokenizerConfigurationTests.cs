@@ -108,6 +108,10 @@ public sealed class TokenizerConfigurationTests
     [InlineData($"{Tokenizer}:templates:t:claims:sub", $"--{Tokenizer}:templates:t:claims:sub=identity.traits.email")]
     [InlineData($"{Tokenizer}:rotation:lead_time", $"--{Tokenizer}:templates:t:ttl=1m", $"--{Tokenizer}:rotation:lead_time=10m", $"--{Tokenizer}:jwks_max_age=20m")]
     [InlineData($"{Tokenizer}:templates:t:jwks_url", $"--{Tokenizer}:templates:t:jwks_url=http://keys.example.test/jwks.json")]
+    // A set of public keys only, a set without keys, and a value that is not base64: all stop start-up.
+    [InlineData($"{Tokenizer}:templates:t:jwks_url", $"--{Tokenizer}:templates:t:jwks_url=base64://eyJrZXlzIjogW3sia3R5IjogIkVDIiwgImNydiI6ICJQLTI1NiIsICJraWQiOiAicHViIiwgIngiOiAiWFQ2aW16NURzUzBDQU80c3RsblcyTGVZcTFUajVLNGcxTWZ2OEswZ2pqVSIsICJ5IjogImJISlFjTlJWbXF6X01peFFTc25zbG5GV2FBdlhWVFhIYXpWMTU3Skh0YTAifV19")]
+    [InlineData($"{Tokenizer}:templates:t:jwks_url", $"--{Tokenizer}:templates:t:jwks_url=base64://eyJub3Rfa2V5cyI6W119")]
+    [InlineData($"{Tokenizer}:templates:t:jwks_url", $"--{Tokenizer}:templates:t:jwks_url=base64://not*base64")]
     public async Task Start_up_refuses_a_tokenizer_configuration_that_cannot_work_naming_the_key(string key, params string[] args)
     {
         var dataDirectory = ServiceNode.NewDataDirectory();
@@ -123,6 +127,23 @@ public sealed class TokenizerConfigurationTests
         {
             ServiceNode.DeleteDirectory(dataDirectory);
         }
+    }
+
+    [Fact]
+    public async Task Start_up_refuses_a_key_set_whose_first_key_is_not_of_the_template_algorithm()
+    {
+        using var ec = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var set = new JsonObject { ["keys"] = new JsonArray(PrivateJwk(ec, "ec-key")) };
+        var url = "base64://" + Convert.ToBase64String(Encoding.UTF8.GetBytes(set.ToJsonString()));
+        var failure = await Assert.ThrowsAsync<InvalidOperationException>(async () =>
+        {
+            await using var node = await ServiceNode.StartAsync(new NodeOptions
+            {
+                ExtraArgs = [$"--{Tokenizer}:templates:t:algorithm=RS256", $"--{Tokenizer}:templates:t:jwks_url={url}"],
+            });
+        });
+        Assert.Contains($"{Tokenizer}:templates:t:jwks_url", failure.Message);
+        Assert.Contains("ES256", failure.Message);
     }
 
     // ---- rotate-keys ----------------------------------------------------------------------------------------

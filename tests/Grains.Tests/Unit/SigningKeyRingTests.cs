@@ -217,7 +217,7 @@ public sealed class SigningKeyRingTests : IDisposable
     {
         var claims = Claims(("missing", "identity.traits.nothing_here"), ("null_leaf", "identity.traits.phone"),
             ("through_null", "identity.metadata_public.plan"), ("through_scalar", "identity.traits.email.domain"),
-            ("email", "identity.traits.email"));
+            ("through_array", "authentication_methods.typo"), ("email", "identity.traits.email"));
 
         Assert.Equal(["email"], claims.EnumerateObject().Select(p => p.Name));
     }
