@@ -44,16 +44,17 @@ public sealed class AdminKeys
 
     public Task GuardAsync(HttpContext context, RequestDelegate next)
     {
-        if (_open || ApiSurfaces.Of(context) != ApiSurface.Admin || context.Request.Path.StartsWithSegments("/health") || Accepts(context.Request))
+        // The dashboard is for browsers: there the key may also be the password of Basic authentication.
+        var dashboard = context.Request.Path.StartsWithSegments("/admin/dashboard");
+        if (_open || ApiSurfaces.Of(context) != ApiSurface.Admin || context.Request.Path.StartsWithSegments("/health") || Accepts(context.Request, dashboard))
             return next(context);
-        // A browser opening the dashboard is asked for the key (as the password of Basic authentication).
-        if (context.Request.Path.StartsWithSegments("/admin/dashboard"))
+        if (dashboard)
             context.Response.Headers.WWWAuthenticate = "Basic realm=\"OrleansSessions admin\", charset=\"UTF-8\"";
         return Unauthorized.WriteAsync(context);
     }
 
-    /// <summary><c>Bearer &lt;key&gt;</c>, or <c>Basic</c> with the key as the password (any user name), for browsers.</summary>
-    private bool Accepts(HttpRequest request)
+    /// <summary><c>Bearer &lt;key&gt;</c>; on the dashboard also <c>Basic</c> with the key as the password (any user name).</summary>
+    private bool Accepts(HttpRequest request, bool allowBasic)
     {
         var header = request.Headers.Authorization;
         if (header.Count != 1 || header[0] is not { } value || value.Length > 1024)
@@ -61,7 +62,7 @@ public sealed class AdminKeys
         string key;
         if (value.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
             key = value["Bearer ".Length..];
-        else if (value.StartsWith("Basic ", StringComparison.OrdinalIgnoreCase) && BasicPassword(value["Basic ".Length..]) is { } password)
+        else if (allowBasic && value.StartsWith("Basic ", StringComparison.OrdinalIgnoreCase) && BasicPassword(value["Basic ".Length..]) is { } password)
             key = password;
         else
             return false;
