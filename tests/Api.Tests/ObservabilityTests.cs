@@ -47,7 +47,7 @@ public sealed class ObservabilityTests
     [Fact]
     public async Task Dashboard_is_on_the_admin_port_behind_the_admin_key_also_as_basic_authentication_for_browsers()
     {
-        await using var node = await ServiceNode.StartAsync(new NodeOptions { Dev = false });
+        await using var node = await ServiceNode.StartAsync(new NodeOptions { Dev = false, ExtraArgs = ["--orleans:dashboard=true"] });
         var refused = await Answer.ReadAsync(await node.HttpWithoutAdminKey.GetAsync(node.Admin("/admin/dashboard/")));
         Assert.Equal(HttpStatusCode.Unauthorized, refused.Status);
         Assert.StartsWith("Basic realm=", refused.Header("WWW-Authenticate"));
@@ -65,6 +65,13 @@ public sealed class ObservabilityTests
         wrong.Headers.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes("admin:not-the-key")));
         Assert.Equal(HttpStatusCode.Unauthorized, (await node.HttpWithoutAdminKey.SendAsync(wrong)).StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, (await node.SendForAnswerAsync(HttpMethod.Get, node.Public("/admin/dashboard/"))).Status);
+    }
+
+    [Fact]
+    public async Task Dashboard_is_off_unless_configured()
+    {
+        await using var node = await ServiceNode.StartAsync(new NodeOptions { Dev = false });
+        Assert.Equal(HttpStatusCode.NotFound, (await node.SendForAnswerAsync(HttpMethod.Get, node.Admin("/admin/dashboard/"))).Status);
     }
 
     [Fact]
