@@ -4,12 +4,14 @@
 // fresh SQLite directory and free Orleans ports, so several runs can share a machine. Readiness
 // is the node's own "OrleansSessions ready: public API <url>, admin API <url>" log line.
 
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Configuration } from '@ory/kratos-client';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const repoRoot = path.resolve(here, '..', '..');
@@ -155,4 +157,31 @@ export async function adminJson(baseUrl, method, pathname, body, expectedStatus,
   if (response.status !== expectedStatus)
     throw new Error(`${method} ${pathname}: expected ${expectedStatus}, got ${response.status}: ${text}`);
   return { status: response.status, headers: response.headers, body: text ? JSON.parse(text) : undefined };
+}
+
+/** An SDK client as an application would build it; env proxies never apply to the loopback node. */
+export function sdkConfiguration(url, extra = {}) {
+  return new Configuration({ basePath: basePath(url), baseOptions: { proxy: false, timeout: 30_000 }, ...extra });
+}
+
+/**
+ * Awaits an SDK call that must fail with HTTP `status`; returns the error response. With `envelope` (the default)
+ * the body must be Kratos's JSON error envelope carrying that code (a login flow's 400, for one, is a flow instead).
+ */
+export async function rejectsWithStatus(call, status, { envelope = true } = {}) {
+  let error;
+  try {
+    const response = await call;
+    assert.fail(`expected HTTP ${status}, the SDK resolved with HTTP ${response.status}`);
+  } catch (e) {
+    if (e instanceof assert.AssertionError) throw e;
+    error = e;
+  }
+  assert.ok(error.response, `expected an HTTP error response, got: ${error}`);
+  assert.equal(error.response.status, status, JSON.stringify(error.response.data));
+  if (envelope) {
+    assert.equal(typeof error.response.data, 'object', 'the error body is JSON');
+    assert.equal(error.response.data.error?.code, status, `error.code in ${JSON.stringify(error.response.data)}`);
+  }
+  return error.response;
 }

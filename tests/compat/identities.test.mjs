@@ -5,28 +5,8 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { Configuration, FrontendApi, IdentityApi } from '@ory/kratos-client';
-import { adminJson, basePath, startService } from './harness.mjs';
-
-function sdkConfiguration(url) {
-  return new Configuration({ basePath: basePath(url), baseOptions: { proxy: false, timeout: 30_000 } });
-}
-
-/** Awaits an SDK call that must fail with `status` in Kratos's error envelope. */
-async function rejectsWithStatus(call, status) {
-  let error;
-  try {
-    const response = await call;
-    assert.fail(`expected HTTP ${status}, the SDK resolved with HTTP ${response.status}`);
-  } catch (e) {
-    if (e instanceof assert.AssertionError) throw e;
-    error = e;
-  }
-  assert.ok(error.response, `expected an HTTP error response, got: ${error}`);
-  assert.equal(error.response.status, status);
-  assert.equal(error.response.data.error?.code, status, `error.code in ${JSON.stringify(error.response.data)}`);
-  return error.response;
-}
+import { FrontendApi, IdentityApi } from '@ory/kratos-client';
+import { adminJson, rejectsWithStatus, sdkConfiguration, startService } from './harness.mjs';
 
 /** No identity response may carry credentials or anything derived from a secret. */
 function assertNoCredentials(data, ...secrets) {

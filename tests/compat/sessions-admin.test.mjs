@@ -5,30 +5,10 @@
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { Configuration, FrontendApi, IdentityApi } from '@ory/kratos-client';
-import { adminJson, basePath, startService } from './harness.mjs';
+import { FrontendApi, IdentityApi } from '@ory/kratos-client';
+import { adminJson, rejectsWithStatus, sdkConfiguration, startService } from './harness.mjs';
 
 const NO_SESSION_REASON = 'No valid session cookie found.';
-
-function sdkConfiguration(url, extra = {}) {
-  return new Configuration({ basePath: basePath(url), baseOptions: { proxy: false, timeout: 30_000 }, ...extra });
-}
-
-/** Awaits an SDK call that must fail with `status` in Kratos's error envelope; returns the error object. */
-async function rejectsWithStatus(call, status) {
-  let error;
-  try {
-    const response = await call;
-    assert.fail(`expected HTTP ${status}, the SDK resolved with HTTP ${response.status}`);
-  } catch (e) {
-    if (e instanceof assert.AssertionError) throw e;
-    error = e;
-  }
-  assert.ok(error.response, `expected an HTTP error response, got: ${error}`);
-  assert.equal(error.response.status, status);
-  assert.equal(error.response.data.error?.code, status, `error.code in ${JSON.stringify(error.response.data)}`);
-  return error.response.data.error;
-}
 
 /** The links of a Link header by relation. */
 function links(header) {
@@ -81,7 +61,7 @@ describe('Session management through the Kratos SDK', () => {
 
   test('the admin API refuses the SDK without the key or with a wrong one', async () => {
     const withoutKey = new IdentityApi(sdkConfiguration(service.adminUrl));
-    const error = await rejectsWithStatus(withoutKey.listSessions(), 401);
+    const error = (await rejectsWithStatus(withoutKey.listSessions(), 401)).data.error;
     assert.equal(error.reason, 'The admin API needs Authorization: Bearer with a valid admin API key.');
     const wrongKey = new IdentityApi(sdkConfiguration(service.adminUrl, { apiKey: 'Bearer not-the-key' }));
     await rejectsWithStatus(wrongKey.getSession({ id: randomUUID() }), 401);
@@ -108,7 +88,7 @@ describe('Session management through the Kratos SDK', () => {
     }
     assert.equal(response.data.find((s) => s.id === others[0].session.id).devices[0].user_agent, 'Lynx');
 
-    const error = await rejectsWithStatus(frontend.listMySessions({ xSessionToken: 'ory_st_' + 'x'.repeat(32) }), 401);
+    const error = (await rejectsWithStatus(frontend.listMySessions({ xSessionToken: 'ory_st_' + 'x'.repeat(32) }), 401)).data.error;
     assert.equal(error.reason, NO_SESSION_REASON);
     assert.equal(error.id, undefined);
   });
@@ -167,9 +147,9 @@ describe('Session management through the Kratos SDK', () => {
     assert.equal((await frontend.disableMySession({ id: foreign.session.id, xSessionToken: current.session_token })).status, 204);
     assert.equal(await whoamiStatus(foreign.session_token), 200);
 
-    const error = await rejectsWithStatus(frontend.disableMySession({ id: current.session.id, xSessionToken: current.session_token }), 400);
+    const error = (await rejectsWithStatus(frontend.disableMySession({ id: current.session.id, xSessionToken: current.session_token }), 400)).data.error;
     assert.equal(error.message, 'cannot revoke current session');
-    const malformed = await rejectsWithStatus(frontend.disableMySession({ id: 'abc', xSessionToken: current.session_token }), 400);
+    const malformed = (await rejectsWithStatus(frontend.disableMySession({ id: 'abc', xSessionToken: current.session_token }), 400)).data.error;
     assert.equal(malformed.message, 'uuid: incorrect UUID length 3 in string "abc"');
     assert.equal(await whoamiStatus(current.session_token), 200);
   });
@@ -220,7 +200,7 @@ describe('Session management through the Kratos SDK', () => {
     assert.equal(mine.length, 12);
     assert.ok(mine.every((s) => Array.isArray(s.devices) && s.active === true));
 
-    const error = await rejectsWithStatus(identityApi.listSessions({ pageToken: 'crafted' }), 400);
+    const error = (await rejectsWithStatus(identityApi.listSessions({ pageToken: 'crafted' }), 400)).data.error;
     assert.equal(error.reason, 'The page token is invalid, do not craft your own page tokens');
   });
 

@@ -4,33 +4,11 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { Configuration, FrontendApi, IdentityApi } from '@ory/kratos-client';
-import { adminJson, basePath, startService } from './harness.mjs';
+import { FrontendApi, IdentityApi } from '@ory/kratos-client';
+import { adminJson, rejectsWithStatus, sdkConfiguration, startService } from './harness.mjs';
 
 const COOKIE_NAME = 'ory_kratos_session';
 const NO_CREDENTIALS = 'No valid session credentials found in the request.';
-
-/** An SDK client as an application would build it; env proxies never apply to the loopback node. */
-function sdkConfiguration(url) {
-  return new Configuration({ basePath: basePath(url), baseOptions: { proxy: false, timeout: 30_000 } });
-}
-
-/** Awaits an SDK call that must fail with `status` and Kratos's error envelope carrying that code. */
-async function rejectsWithStatus(call, status) {
-  let error;
-  try {
-    const response = await call;
-    assert.fail(`expected HTTP ${status}, the SDK resolved with HTTP ${response.status}`);
-  } catch (e) {
-    if (e instanceof assert.AssertionError) throw e;
-    error = e;
-  }
-  assert.ok(error.response, `expected an HTTP error response, got: ${error}`);
-  assert.equal(error.response.status, status);
-  assert.equal(typeof error.response.data, 'object', 'the error body is JSON');
-  assert.equal(error.response.data.error?.code, status, `error.code in ${JSON.stringify(error.response.data)}`);
-  return error.response;
-}
 
 describe('Kratos SDK against OrleansSessions', () => {
   let service;

@@ -5,9 +5,9 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { Configuration, FrontendApi, IdentityApi } from '@ory/kratos-client';
+import { FrontendApi, IdentityApi } from '@ory/kratos-client';
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
-import { adminJson, basePath, startService } from './harness.mjs';
+import { adminJson, rejectsWithStatus, sdkConfiguration, startService } from './harness.mjs';
 
 const ISSUER = 'https://sessions.compat.test';
 const T = '--session:whoami:tokenizer';
@@ -29,26 +29,6 @@ const TEMPLATE_ARGS = [
     `${T}:templates:${name}:claims:amr=authentication_methods.method`,
   ]),
 ];
-
-function sdkConfiguration(url) {
-  return new Configuration({ basePath: basePath(url), baseOptions: { proxy: false, timeout: 30_000 } });
-}
-
-/** Awaits an SDK call that must fail with `status` in Kratos's error envelope. */
-async function rejectsWithStatus(call, status) {
-  let error;
-  try {
-    const response = await call;
-    assert.fail(`expected HTTP ${status}, the SDK resolved with HTTP ${response.status}`);
-  } catch (e) {
-    if (e instanceof assert.AssertionError) throw e;
-    error = e;
-  }
-  assert.ok(error.response, `expected an HTTP error response, got: ${error}`);
-  assert.equal(error.response.status, status);
-  assert.equal(error.response.data.error?.code, status, `error.code in ${JSON.stringify(error.response.data)}`);
-  return error.response;
-}
 
 describe('Kratos SDK toSession({ tokenizeAs }) against OrleansSessions', () => {
   let service;
