@@ -59,6 +59,15 @@ public static class SessionServiceHost
         ServiceObservability.AddObservability(builder, observability, role);
 
         var membership = Membership(configuration, store);
+        // Silos and API nodes of one cluster (localhost clustering sets these itself).
+        if (membership == "postgres")
+        {
+            builder.Services.Configure<ClusterOptions>(o =>
+            {
+                o.ClusterId = orleans.ClusterId;
+                o.ServiceId = orleans.ServiceId;
+            });
+        }
         if (role.HostsGrains())
             AddSilo(builder, configuration, orleans, store, membership, observability);
         else
@@ -113,11 +122,6 @@ public static class SessionServiceHost
                     o.Invariant = "Npgsql";
                     o.ConnectionString = store.ConnectionString;
                 });
-                silo.Configure<ClusterOptions>(o =>
-                {
-                    o.ClusterId = orleans.ClusterId;
-                    o.ServiceId = orleans.ServiceId;
-                });
                 silo.Configure<EndpointOptions>(o =>
                 {
                     o.SiloPort = orleans.SiloPort;
@@ -151,11 +155,6 @@ public static class SessionServiceHost
                 {
                     o.Invariant = "Npgsql";
                     o.ConnectionString = store.ConnectionString;
-                });
-                client.Configure<ClusterOptions>(o =>
-                {
-                    o.ClusterId = orleans.ClusterId;
-                    o.ServiceId = orleans.ServiceId;
                 });
             }
             else

@@ -21,16 +21,7 @@ public sealed class ClusterRestartTests
         var database = await PostgresServer.CreateDatabaseAsync();
         var clusterId = $"pg-restart-{Guid.NewGuid():N}";
         var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        NodeOptions Options() => new()
-        {
-            Clock = clock,
-            ExtraArgs =
-            [
-                "--orleans:membership=postgres", "--orleans:advertised_ip=127.0.0.1",
-                $"--orleans:cluster_id={clusterId}", $"--orleans:service_id={clusterId}",
-                "--store:provider=postgres", $"--store:connection_string={database}",
-            ],
-        };
+        NodeOptions Options() => NodeOptions.PostgresCluster(database, clusterId, clock);
         try
         {
             await using (var store = new PostgresStore(database))

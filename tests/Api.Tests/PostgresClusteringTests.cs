@@ -24,16 +24,7 @@ public sealed class PostgresClusteringTests
 
             var clusterId = $"pg-cluster-{Guid.NewGuid():N}";
             var clock = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow);
-            NodeOptions Options() => new()
-            {
-                Clock = clock,
-                ExtraArgs =
-                [
-                    "--orleans:membership=postgres", "--orleans:advertised_ip=127.0.0.1",
-                    $"--orleans:cluster_id={clusterId}", $"--orleans:service_id={clusterId}",
-                    "--store:provider=postgres", $"--store:connection_string={database}",
-                ],
-            };
+            NodeOptions Options() => NodeOptions.PostgresCluster(database, clusterId, clock);
             a = await ServiceNode.StartAsync(Options());
             b = await ServiceNode.StartAsync(Options());
 

@@ -27,16 +27,7 @@ public sealed class SplitDeployTests
             var clock = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow);
             async Task<ServiceNode> Start(string role)
             {
-                var node = await ServiceNode.StartAsync(new NodeOptions
-                {
-                    Clock = clock,
-                    ExtraArgs =
-                    [
-                        $"--role={role}", "--orleans:membership=postgres", "--orleans:advertised_ip=127.0.0.1",
-                        $"--orleans:cluster_id={clusterId}", $"--orleans:service_id={clusterId}",
-                        "--store:provider=postgres", $"--store:connection_string={database}",
-                    ],
-                });
+                var node = await ServiceNode.StartAsync(NodeOptions.PostgresCluster(database, clusterId, clock, $"--role={role}"));
                 nodes.Add(node);
                 return node;
             }

@@ -32,16 +32,7 @@ public sealed class TwoPostgresNodesFixture : IAsyncLifetime
         Store = new PostgresStore(_database);
         await Store.MigrateAsync();
         var clusterId = $"pg-concurrency-{Guid.NewGuid():N}";
-        NodeOptions Options() => new()
-        {
-            Clock = Clock,
-            ExtraArgs =
-            [
-                "--orleans:membership=postgres", "--orleans:advertised_ip=127.0.0.1",
-                $"--orleans:cluster_id={clusterId}", $"--orleans:service_id={clusterId}",
-                "--store:provider=postgres", $"--store:connection_string={_database}",
-            ],
-        };
+        NodeOptions Options() => NodeOptions.PostgresCluster(_database, clusterId, Clock);
         A = await ServiceNode.StartAsync(Options());
         B = await ServiceNode.StartAsync(Options());
         await A.WaitForActiveSilosAsync(2);

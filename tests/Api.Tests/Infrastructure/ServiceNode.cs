@@ -36,6 +36,22 @@ public sealed record NodeOptions
     /// <summary>Changes to the node's services before it is built (a log capture, say).</summary>
     public Action<IServiceCollection>? ConfigureServices { get; init; }
 
+    /// <summary>
+    /// A node of a cluster on one PostgreSQL database (store and Orleans membership there); nodes given the same
+    /// <paramref name="clusterId"/> form one cluster. <paramref name="more"/> are further arguments (a role, say).
+    /// </summary>
+    public static NodeOptions PostgresCluster(string database, string clusterId, FakeTimeProvider? clock = null, params string[] more) => new()
+    {
+        Clock = clock,
+        ExtraArgs =
+        [
+            "--orleans:membership=postgres", "--orleans:advertised_ip=127.0.0.1",
+            $"--orleans:cluster_id={clusterId}", $"--orleans:service_id={clusterId}",
+            "--store:provider=postgres", $"--store:connection_string={database}",
+            .. more,
+        ],
+    };
+
     public IReadOnlyList<string> EffectiveAdminKeys => AdminKeys ?? (Dev ? [] : [$"test-admin-key-{Guid.NewGuid():N}"]);
 }
 
