@@ -22,13 +22,8 @@ public static class KeyRotationCommand
             return;
         }
         var now = Rfc3339.Truncate(DateTimeOffset.UtcNow);
-        if (options.IsPostgres)
-        {
-            await using var postgres = new PostgresStore(options.ConnectionString!);
-            await RotateAsync(postgres, settings, now, options);
-        }
-        else
-            await RotateAsync(new SqliteStore(options.SqlitePath), settings, now, options);
+        await using var store = options.Open();
+        await RotateAsync(store, settings, now, options);
     }
 
     private static async Task RotateAsync(ISigningKeyStore store, TokenizerSettings settings, DateTimeOffset now, StoreOptions options)

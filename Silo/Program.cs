@@ -5,20 +5,13 @@ using OrleansSessions.Storage.Migrations;
 // `migrate` applies pending schema migrations and exits; anything else runs the node.
 if (args.Length > 0 && args[0] == "migrate")
 {
-    var options = new ConfigurationBuilder().AddJsonFile("appsettings.json", optional: true)
-        .AddEnvironmentVariables().AddCommandLine(args[1..]).Build()
-        .GetSection(StoreOptions.Section).Get<StoreOptions>() ?? new StoreOptions();
+    var options = CommandConfiguration(args).GetSection(StoreOptions.Section).Get<StoreOptions>() ?? new StoreOptions();
     options.Validate();
     IReadOnlyList<int> applied;
     try
     {
-        if (options.IsPostgres)
-        {
-            await using var postgres = new PostgresStore(options.ConnectionString!);
-            applied = await postgres.MigrateAsync();
-        }
-        else
-            applied = await new SqliteStore(options.SqlitePath).MigrateAsync();
+        await using var store = options.Open();
+        applied = await store.MigrateAsync();
     }
     catch (MigrationFailedException e)
     {
@@ -33,9 +26,7 @@ if (args.Length > 0 && args[0] == "migrate")
 // `rotate-keys` adds a signing key for each generated tokenizer algorithm: published at once, signing after the lead time.
 if (args.Length > 0 && args[0] == "rotate-keys")
 {
-    var configuration = new ConfigurationBuilder().AddJsonFile("appsettings.json", optional: true)
-        .AddEnvironmentVariables().AddCommandLine(args[1..]).Build();
-    await KeyRotationCommand.RunAsync(configuration);
+    await KeyRotationCommand.RunAsync(CommandConfiguration(args));
     return 0;
 }
 
@@ -60,3 +51,7 @@ static int MigrationFailed(string what, MigrationFailedException e, StoreOptions
     Console.Error.WriteLine(store.WithoutPassword($"{what} {store.Describe()} failed {e.Where}: {e.DatabaseError}"));
     return 1;
 }
+
+// A command's settings: appsettings.json, the environment, then the arguments after the command's name.
+static IConfiguration CommandConfiguration(string[] args) =>
+    new ConfigurationBuilder().AddJsonFile("appsettings.json", optional: true).AddEnvironmentVariables().AddCommandLine(args[1..]).Build();

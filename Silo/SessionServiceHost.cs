@@ -198,10 +198,7 @@ public static class SessionServiceHost
     {
         options.Validate();
         services.AddSingleton(Options.Create(options));
-        if (options.IsPostgres)
-            AddStore(services, _ => new PostgresStore(options.ConnectionString!));
-        else
-            AddStore(services, _ => new SqliteStore(options.SqlitePath));
+        AddStore(services, _ => options.Open());
     }
 
     private static void AddStore<TStore>(IServiceCollection services, Func<IServiceProvider, TStore> create)

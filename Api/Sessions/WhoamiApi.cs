@@ -44,7 +44,6 @@ public static class WhoamiApi
         string? template = null;
         if (context.Request.QueryString.HasValue && context.Request.Query.TryGetValue("tokenize_as", out var values) && values.ToString() is { Length: > 0 } name)
             template = name;
-        var tokenize = template is not null;
         var answer = template is not null
             ? await grain.TokenizeAsync(credential.Carrier, requireHighestAal, template)
             : await grain.WhoamiAsync(credential.Carrier, requireHighestAal);
@@ -54,7 +53,7 @@ public static class WhoamiApi
         }
         finally
         {
-            Record(started, answer.Outcome, tokenize);
+            Record(started, answer.Outcome, tokenized: template is not null);
         }
     }
 

@@ -8,7 +8,7 @@ namespace OrleansSessions.Storage;
 /// and semantics as <see cref="SqliteStore"/>: ids as text, timestamps as bigint microseconds since the Unix
 /// epoch, so that every value round-trips exactly as it does on SQLite. A write returns once it is committed.
 /// </summary>
-public sealed class PostgresStore : RelationalStore, IDisposable, IAsyncDisposable
+public sealed class PostgresStore : RelationalStore, IDisposable
 {
     /// <summary>Key of the transaction-scoped advisory lock that serialises migrations across nodes.</summary>
     private const long MigrationLockKey = 0x4F726C53657373; // "OrlSess"
@@ -24,7 +24,7 @@ public sealed class PostgresStore : RelationalStore, IDisposable, IAsyncDisposab
 
     public void Dispose() => _dataSource.Dispose();
 
-    public ValueTask DisposeAsync() => _dataSource.DisposeAsync();
+    public override ValueTask DisposeAsync() => _dataSource.DisposeAsync();
 
     protected override DbConnection Open() => _dataSource.OpenConnection();
 

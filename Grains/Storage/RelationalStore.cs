@@ -11,8 +11,11 @@ namespace OrleansSessions.Storage;
 /// A subclass supplies only what differs: how a connection is opened, how migrations are prepared and
 /// serialised, how a unique violation is recognised, and the few statements whose syntax differs.
 /// </summary>
-public abstract class RelationalStore : IIdentityStore, ISessionStore, IKeyRingStore, ISigningKeyStore, ISchemaMigrator, IStoreProbe, IStoreFailures
+public abstract class RelationalStore : IIdentityStore, ISessionStore, IKeyRingStore, ISigningKeyStore, ISchemaMigrator, IStoreProbe, IStoreFailures, IAsyncDisposable
 {
+    /// <summary>Releases pooled connections (PostgreSQL); nothing to release for SQLite.</summary>
+    public virtual ValueTask DisposeAsync() => ValueTask.CompletedTask;
+
     /// <summary>An open connection, ready for statements (the synchronous path serves the key ring).</summary>
     protected abstract DbConnection Open();
 

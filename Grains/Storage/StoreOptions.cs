@@ -47,6 +47,9 @@ public sealed class StoreOptions
         return string.IsNullOrEmpty(password) ? text : text.Replace(password, "***", StringComparison.Ordinal);
     }
 
+    /// <summary>The store these options name (validate first); the caller disposes it.</summary>
+    public RelationalStore Open() => IsPostgres ? new PostgresStore(ConnectionString!) : new SqliteStore(SqlitePath);
+
     /// <summary>Where the store is, for messages (never the connection string's password).</summary>
     public string Describe()
     {

@@ -27,8 +27,6 @@ public sealed class SigningKeyRing
         _settings = settings;
     }
 
-    public ImmutableArray<KeyRingEntry> Generated => _generated;
-
     /// <summary>The key that signs tokens of <paramref name="template"/> at <paramref name="now"/>; null when none does yet.</summary>
     public SigningKey? SignerFor(TokenTemplate template, DateTimeOffset now)
     {
