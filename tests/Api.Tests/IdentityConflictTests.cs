@@ -18,7 +18,7 @@ public sealed class InterferedNodeFixture : DevNodeFixture
     {
         Dev = true,
         ConfigureServices = services => services.Replace(ServiceDescriptor.Singleton<IIdentityStore>(sp =>
-            Interference = new InterferingIdentityStore(sp.GetRequiredService<SqliteStore>()))),
+            Interference = new InterferingIdentityStore(sp.GetRequiredService<RelationalStore>()))),
     };
 }
 
