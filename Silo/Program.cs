@@ -30,7 +30,7 @@ if (args.Length > 0 && args[0] == "rotate-keys")
     return 0;
 }
 
-var builder = SessionServiceHost.CreateBuilder(args);
+var builder = SessionServiceHost.CreateBuilder(args, AppContext.BaseDirectory);
 try
 {
     var app = await SessionServiceHost.BuildAsync(builder);
@@ -52,6 +52,6 @@ static int MigrationFailed(string what, MigrationFailedException e, StoreOptions
     return 1;
 }
 
-// A command's settings: appsettings.json, the environment, then the arguments after the command's name.
+// A command's settings: appsettings.json (the Silo's own, then the current folder's), the environment, then the arguments after the command's name.
 static IConfiguration CommandConfiguration(string[] args) =>
-    new ConfigurationBuilder().AddJsonFile("appsettings.json", optional: true).AddEnvironmentVariables().AddCommandLine(args[1..]).Build();
+    ApplicationSettings.AddBoth(new ConfigurationBuilder(), AppContext.BaseDirectory).AddEnvironmentVariables().AddCommandLine(args[1..]).Build();

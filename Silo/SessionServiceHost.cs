@@ -22,9 +22,15 @@ namespace OrleansSessions.Silo;
 /// </summary>
 public static class SessionServiceHost
 {
-    public static WebApplicationBuilder CreateBuilder(string[] args)
+    /// <param name="applicationFolder">
+    /// The Silo's own folder, whose <c>appsettings.json</c> is the base configuration (the process passes it; tests,
+    /// which bring their settings, do not).
+    /// </param>
+    public static WebApplicationBuilder CreateBuilder(string[] args, string? applicationFolder = null)
     {
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args });
+        if (applicationFolder is not null)
+            ApplicationSettings.AddBeneath(builder.Configuration, builder.Environment.ContentRootPath, builder.Environment.EnvironmentName, applicationFolder);
         var configuration = builder.Configuration;
         var role = NodeRoles.Parse(configuration[NodeRoles.Key]);
         var dev = configuration.GetValue("dev", false);

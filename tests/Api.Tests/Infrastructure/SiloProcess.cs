@@ -54,14 +54,16 @@ public sealed partial class SiloProcess : IAsyncDisposable
     /// <summary>
     /// Starts <c>dotnet OrleansSessions.Silo.dll <paramref name="args"/></c> in the Silo's folder (its appsettings.json
     /// is the base configuration, as in production). <paramref name="environment"/> adds variables (secrets belong
-    /// there rather than on a command line every process listing shows).
+    /// there rather than on a command line every process listing shows). <paramref name="workingDirectory"/> starts it
+    /// from another folder, as an operator may.
     /// </summary>
-    public static SiloProcess Start(string name, IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null)
+    public static SiloProcess Start(string name, IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null,
+        string? workingDirectory = null)
     {
         var dll = SiloDll;
         var info = new ProcessStartInfo("dotnet")
         {
-            WorkingDirectory = Path.GetDirectoryName(dll)!,
+            WorkingDirectory = workingDirectory ?? Path.GetDirectoryName(dll)!,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             RedirectStandardInput = false,
