@@ -32,6 +32,7 @@ public static class SessionApi
         services.AddSingleton(new DevMode(dev));
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<SessionCookie>();
+        services.AddSingleton<OpenedCookies>();
         services.AddSingleton<SessionCredentials>();
         services.AddOptions<TrustedProxySettings>().Bind(configuration.GetSection(TrustedProxySettings.Section));
         services.AddOptions<DeviceSettings>().Bind(configuration.GetSection(DeviceSettings.Section));

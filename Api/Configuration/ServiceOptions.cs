@@ -92,6 +92,13 @@ public sealed class SessionCookieOptions
 
     /// <summary>When true (default) the cookie carries Max-Age until the session expires.</summary>
     public bool Persistent { get; set; } = true;
+
+    /// <summary>
+    /// How many opened cookie values a node keeps, so that a browser's next whoami skips the decryption (0: none).
+    /// Only values that opened are kept, each for at most <see cref="Sessions.OpenedCookies.MaxAge"/>.
+    /// </summary>
+    [ConfigurationKeyName("opened_cache_size")]
+    public int OpenedCacheSize { get; set; } = 100_000;
 }
 
 /// <summary>Whether the node runs in development mode (configuration key <c>dev</c>, Kratos's <c>--dev</c>).</summary>

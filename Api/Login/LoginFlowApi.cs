@@ -255,7 +255,7 @@ public static class LoginFlowApi
         string token;
         if (session is not null && session.Session.IdentityId == identityId)
         {
-            view = await s.Grains.GetGrain<ISessionGrain>(session.Credential.LookupKey).AuthenticateAgainAsync(method, lifespan);
+            view = await s.Grains.SessionGrain(session.Credential.LookupKey).AuthenticateAgainAsync(method, lifespan);
             // A second factor only counts on the session it completes; that session ended in the meantime.
             if (view is null && method.Aal == AuthenticatorAssurance.Aal2)
                 return new OryErrorResult(LoginErrors.SessionRequiredForHigherAal);

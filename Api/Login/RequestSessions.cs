@@ -30,7 +30,7 @@ public sealed class RequestSessions(SessionCredentials credentials, IGrainFactor
 
     private async Task<(CurrentSession? Session, WhoamiOutcome Outcome)> FindAsync(PresentedCredential credential, bool requireHighestAal)
     {
-        var grain = grains.GetGrain<ISessionGrain>(credential.LookupKey);
+        var grain = grains.SessionGrain(credential.LookupKey);
         // The grain's own whoami decides "active" (and lets an unknown key leave memory at once).
         var answer = await grain.WhoamiAsync(credential.Carrier, requireHighestAal);
         if (answer.Outcome != WhoamiOutcome.Active)

@@ -73,7 +73,7 @@ public static class AdminSessionsApi
             || !SessionParameters.TryParseExpand(context.Request.Query, out var expand, out error))
             return new OryErrorResult(error!);
         var key = await s.Catalog.FindLookupKeyAsync(sessionId);
-        if (key is null || await s.Grains.GetGrain<ISessionGrain>(key).GetAsync() is not { } found)
+        if (key is null || await s.Grains.SessionGrain(key).GetAsync() is not { } found)
             return new OryErrorResult(NotFound);
         var view = expand.Devices ? found : found with { Session = found.Session with { Devices = [] } };
         return SessionResults.One(view, new SessionJsonShape(expand.Identity, Devices: true), s.Clock.GetUtcNow(), s.PublicBaseUrl);
@@ -85,7 +85,7 @@ public static class AdminSessionsApi
         if (!SessionParameters.TryParseUuid(id, out var sessionId, out var error))
             return new OryErrorResult(error!);
         var key = await s.Catalog.FindLookupKeyAsync(sessionId);
-        if (key is null || !await s.Grains.GetGrain<ISessionGrain>(key).RevokeAsync())
+        if (key is null || !await s.Grains.SessionGrain(key).RevokeAsync())
             return new OryErrorResult(NotFound);
         return TypedResults.NoContent();
     }
@@ -101,7 +101,7 @@ public static class AdminSessionsApi
         var key = await s.Catalog.FindLookupKeyAsync(sessionId);
         var settings = s.SessionOptions.Value;
         var extended = key is null ? null
-            : await s.Grains.GetGrain<ISessionGrain>(key).ExtendAsync(settings.ParsedLifespan, settings.ParsedEarliestPossibleExtend);
+            : await s.Grains.SessionGrain(key).ExtendAsync(settings.ParsedLifespan, settings.ParsedEarliestPossibleExtend);
         if (extended is null)
             return new OryErrorResult(NotFound);
         return SessionResults.One(extended, SessionJsonShape.Full, s.Clock.GetUtcNow(), s.PublicBaseUrl);

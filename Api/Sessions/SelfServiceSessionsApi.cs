@@ -92,7 +92,7 @@ public static class SelfServiceSessionsApi
 
         if (await s.Grains.GetGrain<ISessionCatalogGrain>(0).FindLookupKeyAsync(sessionId) is { } key)
         {
-            var grain = s.Grains.GetGrain<ISessionGrain>(key);
+            var grain = s.Grains.SessionGrain(key);
             // Only a session of the caller's own identity; anyone else's is left alone, with the same answer.
             if (await grain.GetAsync() is { } view && view.Session.IdentityId == current.Session.IdentityId && !view.Session.Revoked)
                 await grain.RevokeAsync();

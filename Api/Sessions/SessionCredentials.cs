@@ -14,7 +14,7 @@ public readonly record struct PresentedCredential(string LookupKey, SessionChann
 /// (when present it is the only one consulted), then the session cookie (the first that opens),
 /// then <c>Authorization: Bearer</c> (scheme case-insensitive).
 /// </summary>
-public sealed class SessionCredentials(SessionCookie cookie)
+public sealed class SessionCredentials(SessionCookie cookie, OpenedCookies opened)
 {
     public const string TokenHeader = "X-Session-Token";
 
@@ -67,9 +67,12 @@ public sealed class SessionCredentials(SessionCookie cookie)
                 if (equals <= 0 || !pair[..equals].Trim().SequenceEqual(name))
                     continue;
                 var value = pair[(equals + 1)..].Trim().Trim('"');
+                if (opened.TryGet(value, out credential))
+                    return true;
                 if (cookie.TryOpen(value, out var token, out var expiresAt))
                 {
                     credential = new(SessionToken.LookupKey(token), SessionChannel.Browser, token, expiresAt);
+                    opened.Add(value, credential);
                     return true;
                 }
             }

@@ -39,7 +39,7 @@ public static class WhoamiApi
             Record(started, WhoamiOutcome.Unauthorized, tokenized: false);
             return;
         }
-        var grain = grains.GetGrain<ISessionGrain>(credential.LookupKey);
+        var grain = grains.SessionGrain(credential.LookupKey);
         // tokenize_as: the same decision, and the session as a JWT too (an unknown template is a 400 once the session passed).
         string? template = null;
         if (context.Request.QueryString.HasValue && context.Request.Query.TryGetValue("tokenize_as", out var values) && values.ToString() is { Length: > 0 } name)

@@ -139,7 +139,7 @@ public sealed class IdentityGrain(IIdentityStore identities, ISessionStore sessi
             CreatedAt = now,
             UpdatedAt = now,
         };
-        await GrainFactory.GetGrain<ISessionGrain>(command.LookupKey).StartAsync(session, identity);
+        await GrainFactory.SessionGrain(command.LookupKey).StartAsync(session, identity);
         return new SessionIssueResult { Outcome = SessionIssueOutcome.Issued, Issued = new SessionView { Session = session, Identity = identity } };
     }
 
@@ -199,7 +199,7 @@ public sealed class IdentityGrain(IIdentityStore identities, ISessionStore sessi
     {
         const int inFlight = 512;
         for (var i = 0; i < lookupKeys.Count; i += inFlight)
-            await Task.WhenAll(lookupKeys.Skip(i).Take(inFlight).Select(key => tell(GrainFactory.GetGrain<ISessionGrain>(key))));
+            await Task.WhenAll(lookupKeys.Skip(i).Take(inFlight).Select(key => tell(GrainFactory.SessionGrain(key))));
     }
 
     private DateTimeOffset Now() => Rfc3339.Truncate(clock.GetUtcNow());
