@@ -80,12 +80,10 @@ public sealed class MigrationFailureTests
     /// <summary>Runs a node on fixed free ports; asserts it exits non-zero without ever announcing itself ready.</summary>
     private static async Task<(string Output, int[] Ports)> StartExpectingFailureAsync(string[] args, IReadOnlyDictionary<string, string>? environment)
     {
-        int[] ports = [FreePorts.Next(), FreePorts.Next(), FreePorts.Next(), FreePorts.Next()];
+        var (ports, listen) = SiloProcess.OnFreePorts();
         await using var node = SiloProcess.Start("failing node",
         [
-            "--serve:public:host=127.0.0.1", $"--serve:public:port={ports[0]}",
-            "--serve:admin:host=127.0.0.1", $"--serve:admin:port={ports[1]}",
-            $"--orleans:silo_port={ports[2]}", $"--orleans:gateway_port={ports[3]}",
+            .. listen,
             "--store:migrate_on_start=true", "--dev=true",
             .. args,
         ], environment);

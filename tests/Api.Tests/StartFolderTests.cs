@@ -17,12 +17,10 @@ public sealed class StartFolderTests
         var folder = ServiceNode.NewDataDirectory();
         try
         {
-            int[] ports = [FreePorts.Next(), FreePorts.Next(), FreePorts.Next(), FreePorts.Next()];
+            var (_, listen) = SiloProcess.OnFreePorts();
             await using var node = SiloProcess.Start("node started elsewhere",
             [
-                "--serve:public:host=127.0.0.1", $"--serve:public:port={ports[0]}",
-                "--serve:admin:host=127.0.0.1", $"--serve:admin:port={ports[1]}",
-                $"--orleans:silo_port={ports[2]}", $"--orleans:gateway_port={ports[3]}",
+                .. listen,
                 "--dev=true",
                 // A template with a generated key, so that a rotation writes an Information line of our own.
                 "--session:whoami:tokenizer:templates:jwt:ttl=1m",

@@ -87,6 +87,20 @@ public sealed partial class SiloProcess : IAsyncDisposable
         return silo;
     }
 
+    /// <summary>
+    /// Four free ports (public, admin, silo, gateway) and the arguments that put a single node on them, on 127.0.0.1.
+    /// </summary>
+    public static (int[] Ports, string[] Args) OnFreePorts()
+    {
+        int[] ports = [FreePorts.Next(), FreePorts.Next(), FreePorts.Next(), FreePorts.Next()];
+        return (ports,
+        [
+            "--serve:public:host=127.0.0.1", $"--serve:public:port={ports[0]}",
+            "--serve:admin:host=127.0.0.1", $"--serve:admin:port={ports[1]}",
+            $"--orleans:silo_port={ports[2]}", $"--orleans:gateway_port={ports[3]}",
+        ]);
+    }
+
     /// <summary>Waits for the ready line; fails with the output so far when the node exits first or takes too long.</summary>
     public async Task<(Uri Public, Uri Admin)> WaitReadyAsync()
     {
