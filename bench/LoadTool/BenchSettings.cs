@@ -74,6 +74,14 @@ public sealed class BenchSettings : CommandSettings
     [Description("Start this OrleansSessions.Silo.dll in dev mode, a fresh SQLite folder, free ports; measure it; stop it. For scale-out: the SILO_DLL handed to the cluster script.")]
     public string? SpawnService { get; set; }
 
+    [CommandOption("--credentials-out <FILE>")]
+    [Description("seed: write the seeded credentials here, one per line (mode 0600); nothing else ever writes them.")]
+    public string? CredentialsOut { get; set; }
+
+    [CommandOption("--cookie")]
+    [Description("seed: browser sessions (the file then holds name=value cookies) instead of token sessions.")]
+    public bool Cookies { get; set; }
+
     [CommandOption("--server-cpus <LIST>")]
     [Description("taskset -c LIST for every process the tool starts (service, baseline, cluster), e.g. 0.")]
     public string? ServerCpus { get; set; }

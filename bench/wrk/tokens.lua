@@ -1,5 +1,5 @@
 -- wrk script: whoami with a different credential per request, walking through the file named by WRK_TOKENS
--- (one per line, as bench/wrk/seed.py writes it: a token, or with --cookie a whole "name=value" cookie).
+-- (one per line, as `loadtool seed --credentials-out` writes it: a token, or with --cookie a whole "name=value" cookie).
 -- Each wrk thread starts at its own place.
 local tokens = {}
 for line in io.lines(os.getenv("WRK_TOKENS") or error("set WRK_TOKENS to the token file")) do

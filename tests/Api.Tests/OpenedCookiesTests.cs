@@ -1,10 +1,10 @@
 using System.Net;
 using Microsoft.Extensions.Options;
-using OrleansSessions.Sessions;
 using Microsoft.Extensions.Time.Testing;
 using OrleansSessions.Api.Configuration;
 using OrleansSessions.Api.Sessions;
 using OrleansSessions.Api.Tests.Infrastructure;
+using OrleansSessions.Sessions;
 
 namespace OrleansSessions.Api.Tests;
 

@@ -35,7 +35,7 @@ public sealed class StartFolderTests
             // Logged after the whoami's request lines would have been: the console logger writes in order.
             await node.LineAsync(l => l.Contains("signing key", StringComparison.Ordinal)).WaitAsync(SiloProcess.StartTimeout);
 
-            // appsettings.json sets Microsoft.AspNetCore to Warning: no per-request lines.
+            // appsettings.json sets Microsoft.AspNetCore to Warning (and its Hosting.Diagnostics to None): no per-request lines.
             Assert.DoesNotContain("Request starting", node.Output);
             Assert.DoesNotContain("info: Microsoft.AspNetCore", node.Output);
             // The relative data directory ("data") is under the folder the node was started from.
