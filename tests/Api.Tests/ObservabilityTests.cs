@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
@@ -90,7 +91,9 @@ public sealed class ObservabilityTests
         spans.Reset();
         Assert.Equal(HttpStatusCode.OK, (await node.WhoamiAsync(issued.TokenHeader)).Status);
 
-        var server = await spans.WaitAsync(a => a.Kind == ActivityKind.Server && a.GetTagItem("url.path") as string == "/sessions/whoami");
+        // Activity sources are process-wide: other tests' nodes serve whoamis too, so pick this node's by its port.
+        var server = await spans.WaitAsync(a => a.Kind == ActivityKind.Server && a.GetTagItem("url.path") as string == "/sessions/whoami"
+            && Convert.ToInt32(a.GetTagItem("server.port"), CultureInfo.InvariantCulture) == node.PublicUrl.Port);
         var trace = spans.Completed.Where(a => a.TraceId == server.TraceId).ToList();
         Assert.Contains(trace, a => a.Source.Name.StartsWith("Microsoft.Orleans", StringComparison.Ordinal));
         Assert.Contains(trace, a => a.Source.Name == "OrleansSessions" && a.DisplayName == "store.FindSessionByLookupKey");
