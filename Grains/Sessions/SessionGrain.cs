@@ -17,13 +17,11 @@ public sealed class SessionGrain(ISessionStore store, TimeProvider clock, IOptio
 {
     private static readonly WhoamiAnswer Aal2Required = new() { Outcome = WhoamiOutcome.Aal2Required };
 
-    private SessionRecord? _session;
-    private IdentityRecord? _identity;
+    // The session's rules and what is held; this grain adds the store, the calls and the rendered answers.
+    private readonly HeldSession _held = new();
+    // The whoami answer for what is held, rendered when _held.Version moves.
     private WhoamiAnswer _active = WhoamiAnswer.Unauthorized;
-    // An identity change told to this activation before its session was in memory (see IdentityChangedAsync).
-    private (bool Told, IdentityRecord? Identity) _toldWhileLoading;
-    // A revoke-all or delete-all told to this activation before its session was in memory.
-    private (bool Ended, bool Deleted) _endedWhileLoading;
+    private long _renderedVersion = -1;
     // Last use, for the idle timeout: in memory on every whoami, written through LastSeenWriter at most once per interval.
     private DateTimeOffset _lastSeen;
     private DateTimeOffset _lastSeenRecorded;
@@ -45,25 +43,21 @@ public sealed class SessionGrain(ISessionStore store, TimeProvider clock, IOptio
     public async Task<WhoamiAnswer> WhoamiAsync(SessionChannel carrier, bool requireHighestAal)
     {
         await EnsureLoadedAsync();
-        if (_session is not { } session)
-        {
-            // Unknown credential: give the memory back at once rather than after the idle period.
-            this.DeactivateOnIdle();
-            return WhoamiAnswer.Unauthorized;
-        }
-        if (session.Channel != carrier)
-            return WhoamiAnswer.Unauthorized;
         var now = clock.GetUtcNow();
-        if (session.ExpiresAt <= now)
+        switch (_held.Judge(carrier, now, requireHighestAal))
         {
-            this.DeactivateOnIdle();
-            return WhoamiAnswer.Unauthorized;
+            case SessionVerdict.Unknown:
+            case SessionVerdict.Expired:
+                // Unknown credential or expired session: give the memory back at once rather than after the idle period.
+                this.DeactivateOnIdle();
+                return WhoamiAnswer.Unauthorized;
+            case SessionVerdict.Refused:
+                return WhoamiAnswer.Unauthorized;
+            case SessionVerdict.Aal2Required:
+                return IsIdle(now) ? WhoamiAnswer.Unauthorized : Aal2Required;
+            default:
+                return IsIdle(now) ? WhoamiAnswer.Unauthorized : Active();
         }
-        if (!session.IsActiveAt(now, _identity) || IsIdle(now))
-            return WhoamiAnswer.Unauthorized;
-        if (requireHighestAal && _identity!.AvailableAal == AuthenticatorAssurance.Aal2 && session.Aal != AuthenticatorAssurance.Aal2)
-            return Aal2Required;
-        return _active;
     }
 
     public async Task<WhoamiAnswer> TokenizeAsync(SessionChannel carrier, bool requireHighestAal, string templateName)
@@ -81,7 +75,7 @@ public sealed class SessionGrain(ISessionStore store, TimeProvider clock, IOptio
         if (_tokens is not null && _tokens.TryGetValue(templateName, out var held)
             && held.Token.Kid == signer.Kid && now < held.Token.IssuedAt + template.Ttl / 2)
             return held.Answer;
-        var (token, problem) = tokenizer.Sign(template, signer, _session!, _identity!, answer.Body, now);
+        var (token, problem) = tokenizer.Sign(template, signer, _held.Session!, _held.Identity!, answer.Body, now);
         if (token is null)
             return new WhoamiAnswer { Outcome = WhoamiOutcome.TokenizeFailed, Problem = problem };
         var tokenized = answer with { Body = SessionTokenizer.WithToken(answer.Body!, token.Jwt) };
@@ -95,62 +89,44 @@ public sealed class SessionGrain(ISessionStore store, TimeProvider clock, IOptio
         ServiceTelemetry.SessionsIssued.Add(1, new KeyValuePair<string, object?>("channel", session.Channel == SessionChannel.Browser ? "browser" : "api"));
         MarkLoaded();
         _lastSeen = _lastSeenRecorded = session.CreatedAt;
-        Hold(session, identity);
+        _held.Start(session, identity);
     }
 
     public async Task<SessionView?> ExtendAsync(TimeSpan lifespan, TimeSpan earliestPossibleExtend)
     {
         await EnsureLoadedAsync();
-        if (_session is not { } session)
-        {
-            this.DeactivateOnIdle();
-            return null;
-        }
+        if (_held.Session is not { } session)
+            return Gone<SessionView>();
         var now = Rfc3339.Truncate(clock.GetUtcNow());
         // A revoked session is not extended: it stays revoked, and its stored expiry stays what memory holds.
-        if (!session.Revoked && session.ExpiresAt - earliestPossibleExtend < now)
+        if (_held.IsDueForExtension(now, earliestPossibleExtend))
         {
             var expiresAt = Rfc3339.Truncate(now + lifespan);
             if (!await store.UpdateSessionExpiryAsync(session.Id, expiresAt, now))
                 return await HoldStoredAsync(); // revoked (or deleted) in the store by a revoke-all that has not told us yet
-            if (!HoldWritten(session with { ExpiresAt = expiresAt, UpdatedAt = now }))
-                return null;
+            if (!_held.Written(session with { ExpiresAt = expiresAt, UpdatedAt = now }))
+                return Gone<SessionView>();
         }
-        return new SessionView { Session = _session!, Identity = _identity };
+        return View();
     }
 
     public Task EndedInStoreAsync(bool deleted)
     {
-        if (_session is { } session)
-        {
-            if (deleted)
-                Forget();
-            else if (!session.Revoked)
-                Hold(session with { Revoked = true }, _identity);
-        }
-        else
-        {
-            _endedWhileLoading = (true, _endedWhileLoading.Deleted || deleted);
+        if (!_held.EndedInStore(deleted) || _held.Session is null)
             this.DeactivateOnIdle();
-        }
         return Task.CompletedTask;
     }
 
     public async Task<SessionView?> GetAsync()
     {
         await EnsureLoadedAsync();
-        if (_session is null)
-        {
-            this.DeactivateOnIdle();
-            return null;
-        }
-        return new SessionView { Session = _session, Identity = _identity };
+        return _held.Session is null ? Gone<SessionView>() : View();
     }
 
     public async Task<bool> RevokeAsync()
     {
         await EnsureLoadedAsync();
-        if (_session is not { } session)
+        if (_held.Session is not { } session)
         {
             this.DeactivateOnIdle();
             return false;
@@ -161,7 +137,8 @@ public sealed class SessionGrain(ISessionStore store, TimeProvider clock, IOptio
         if (!await store.RevokeSessionAsync(session.Id, now))
             return false;
         ServiceTelemetry.SessionsRevoked.Add(1, new KeyValuePair<string, object?>("scope", "session"));
-        HoldWritten(session with { Revoked = true, UpdatedAt = now });
+        if (!_held.Written(session with { Revoked = true, UpdatedAt = now }))
+            this.DeactivateOnIdle();
         return true;
     }
 
@@ -169,7 +146,7 @@ public sealed class SessionGrain(ISessionStore store, TimeProvider clock, IOptio
     {
         await EnsureLoadedAsync();
         var now = Rfc3339.Truncate(clock.GetUtcNow());
-        if (_session is not { } session || !session.IsActiveAt(now, _identity))
+        if (_held.Session is not { } session || !_held.IsActiveAt(now))
             return null;
         var methods = session.AuthenticationMethods.Add(new AuthenticationMethod { Method = method.Method, Aal = method.Aal, CompletedAt = now });
         var changed = session with
@@ -187,45 +164,30 @@ public sealed class SessionGrain(ISessionStore store, TimeProvider clock, IOptio
         }
         _lastSeen = now;
         // Revoked while the write was under way: the renewal is kept (as in the store) but renews nothing.
-        if (!HoldWritten(changed) || _session!.Revoked)
-            return null;
-        return new SessionView { Session = _session, Identity = _identity };
+        if (!_held.Written(changed))
+            return Gone<SessionView>();
+        return _held.Session!.Revoked ? null : View();
     }
 
     public Task IdentityChangedAsync(IdentityRecord? identity)
     {
-        if (_session is { } session)
-        {
-            if (identity is null)
-                Forget(); // a deleted identity takes its sessions with it
-            else if (_identity is null || identity.Version >= _identity.Version)
-                Hold(session, identity);
-        }
-        else
-        {
-            // Not in memory: either this call activated us (nothing to update: go away again), or a
-            // load is under way and may be reading the identity as it was; it applies this after.
-            _toldWhileLoading = Newest(_toldWhileLoading, identity);
+        // Not in memory: either this call activated us (nothing to update: go away again), or a load is under way
+        // and may be reading the identity as it was; the held session applies the change after it.
+        if (!_held.IdentityChanged(identity) || _held.Session is null)
             this.DeactivateOnIdle();
-        }
         return Task.CompletedTask;
     }
 
     protected override async Task LoadAsync()
     {
         var session = await store.FindSessionByLookupKeyAsync(this.GetPrimaryKeyString());
-        if (session is null)
-            return;
-        var identity = await GrainFactory.GetGrain<IIdentityGrain>(session.IdentityId).GetAsync();
-        var (_, newest) = Newest(_toldWhileLoading, identity);
-        if (newest is null || _endedWhileLoading.Deleted)
-        {
-            Forget();
-            return;
-        }
-        // A re-authentication is use too, and may be newer than the last-seen time stored before it.
-        _lastSeen = _lastSeenRecorded = session.LastSeenAt is { } seen && seen > session.AuthenticatedAt ? seen : session.AuthenticatedAt;
-        Hold(_endedWhileLoading.Ended ? session with { Revoked = true } : session, newest);
+        var identity = session is null ? null : await GrainFactory.GetGrain<IIdentityGrain>(session.IdentityId).GetAsync();
+        _held.Load(session, identity);
+        if (_held.Session is { } held)
+            // A re-authentication is use too, and may be newer than the last-seen time stored before it.
+            _lastSeen = _lastSeenRecorded = held.LastSeenAt is { } seen && seen > held.AuthenticatedAt ? seen : held.AuthenticatedAt;
+        else if (session is not null)
+            this.DeactivateOnIdle();
     }
 
     /// <summary>
@@ -242,21 +204,9 @@ public sealed class SessionGrain(ISessionStore store, TimeProvider clock, IOptio
         if (now - _lastSeenRecorded >= behaviour.Value.LastSeenWriteInterval)
         {
             _lastSeenRecorded = now;
-            lastSeenWriter.Record(_session!.Id, now);
+            lastSeenWriter.Record(_held.Session!.Id, now);
         }
         return false;
-    }
-
-    /// <summary>
-    /// Holds <paramref name="written"/>, a change just written to the store, keeping what was told while the write
-    /// was under way: a revoke-all that came in stays revoked, a deletion stays forgotten (false).
-    /// </summary>
-    private bool HoldWritten(SessionRecord written)
-    {
-        if (_session is not { } current)
-            return false;
-        Hold(written with { Revoked = written.Revoked || current.Revoked }, _identity);
-        return true;
     }
 
     /// <summary>
@@ -265,49 +215,35 @@ public sealed class SessionGrain(ISessionStore store, TimeProvider clock, IOptio
     /// </summary>
     private async Task<SessionView?> HoldStoredAsync()
     {
-        var stored = await store.FindSessionByLookupKeyAsync(this.GetPrimaryKeyString());
-        if (stored is null || _session is null)
-        {
-            Forget();
-            return null;
-        }
-        Hold(stored with { Revoked = stored.Revoked || _session.Revoked }, _identity);
-        return new SessionView { Session = _session, Identity = _identity };
+        _held.FoundInStore(await store.FindSessionByLookupKeyAsync(this.GetPrimaryKeyString()));
+        return _held.Session is null ? Gone<SessionView>() : View();
     }
 
-    /// <summary>The session no longer exists (its identity was deleted): hold nothing and leave memory.</summary>
-    private void Forget()
+    /// <summary>Nothing is held (the session is unknown or was deleted): leave memory, answer null.</summary>
+    private T? Gone<T>() where T : class
     {
-        _session = null;
-        _identity = null;
-        _active = WhoamiAnswer.Unauthorized;
         this.DeactivateOnIdle();
+        return null;
     }
 
-    /// <summary>Of an identity told earlier and another copy, the one to hold: a deletion wins, then the higher version.</summary>
-    private static (bool Told, IdentityRecord? Identity) Newest((bool Told, IdentityRecord? Identity) earlier, IdentityRecord? other)
-    {
-        if (!earlier.Told)
-            return (true, other);
-        if (earlier.Identity is null || other is null)
-            return (true, null);
-        return (true, other.Version > earlier.Identity.Version ? other : earlier.Identity);
-    }
+    private SessionView View() => new() { Session = _held.Session!, Identity = _held.Identity };
 
-    /// <summary>The one place the held session changes; renders the whoami answer for it.</summary>
-    private void Hold(SessionRecord session, IdentityRecord? identity)
+    /// <summary>The whoami answer of the active session held now, rendered once per change of what is held.</summary>
+    private WhoamiAnswer Active()
     {
-        _session = session;
-        _identity = identity;
-        _tokens = null;
-        _active = session.Revoked || identity is null
-            ? WhoamiAnswer.Unauthorized
-            : new WhoamiAnswer
+        if (_renderedVersion != _held.Version)
+        {
+            var (session, identity) = (_held.Session!, _held.Identity!);
+            _tokens = null;
+            _active = new WhoamiAnswer
             {
                 Outcome = WhoamiOutcome.Active,
                 Body = SessionJson.Render(session, identity, active: true, rendering.Value.PublicBaseUrl),
                 IdentityId = session.IdentityId.ToString(),
                 ExpiresAt = session.ExpiresAt,
             };
+            _renderedVersion = _held.Version;
+        }
+        return _active;
     }
 }

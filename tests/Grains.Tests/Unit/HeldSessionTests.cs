@@ -1,0 +1,218 @@
+namespace OrleansSessions.Tests.Unit;
+
+/// <summary>The rules of a held session on their own: which change wins, what is told while loading, what whoami answers.</summary>
+public sealed class HeldSessionTests
+{
+    private static readonly DateTimeOffset T0 = new(2030, 6, 7, 8, 0, 0, TimeSpan.Zero);
+
+    private static readonly IdentityRecord Identity = new()
+    {
+        Id = Guid.Parse("7f8f4d6a-1b2c-4d3e-8f90-a1b2c3d4e5f6"),
+        SchemaId = "default",
+        State = IdentityRecord.StateActive,
+        Traits = """{"email":"ada@example.test"}""",
+        CreatedAt = T0,
+        UpdatedAt = T0,
+        Version = 3,
+    };
+
+    private static readonly SessionRecord Session = new()
+    {
+        Id = Guid.Parse("0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"),
+        LookupKey = "key",
+        IdentityId = Identity.Id,
+        Channel = SessionChannel.Browser,
+        Revoked = false,
+        Aal = AuthenticatorAssurance.Aal1,
+        AuthenticationMethods = [],
+        Devices = [],
+        IssuedAt = T0,
+        AuthenticatedAt = T0,
+        ExpiresAt = T0.AddHours(1),
+        CreatedAt = T0,
+        UpdatedAt = T0,
+    };
+
+    private static IdentityRecord Disabled(long version) =>
+        Identity with { State = IdentityRecord.StateInactive, Version = version };
+
+    private static HeldSession Started()
+    {
+        var held = new HeldSession();
+        held.Start(Session, Identity);
+        return held;
+    }
+
+    [Fact]
+    public void A_started_session_is_active()
+    {
+        var held = Started();
+
+        Assert.Equal(SessionVerdict.Active, held.Judge(SessionChannel.Browser, T0.AddMinutes(1), requireHighestAal: false));
+        Assert.True(held.IsActiveAt(T0.AddMinutes(1)));
+    }
+
+    [Fact]
+    public void Nothing_held_is_unknown()
+    {
+        var held = new HeldSession();
+        held.Load(stored: null, identity: null);
+
+        Assert.Null(held.Session);
+        Assert.Equal(SessionVerdict.Unknown, held.Judge(SessionChannel.Browser, T0, requireHighestAal: false));
+    }
+
+    [Fact]
+    public void The_other_carrier_is_refused_and_expiry_is_expired()
+    {
+        var held = Started();
+
+        Assert.Equal(SessionVerdict.Refused, held.Judge(SessionChannel.Api, T0, requireHighestAal: false));
+        Assert.Equal(SessionVerdict.Expired, held.Judge(SessionChannel.Browser, Session.ExpiresAt, requireHighestAal: false));
+    }
+
+    [Fact]
+    public void Below_the_available_aal_is_aal2_required_only_when_asked()
+    {
+        var held = new HeldSession();
+        held.Start(Session, Identity with { AvailableAal = AuthenticatorAssurance.Aal2 });
+
+        Assert.Equal(SessionVerdict.Aal2Required, held.Judge(SessionChannel.Browser, T0, requireHighestAal: true));
+        Assert.Equal(SessionVerdict.Active, held.Judge(SessionChannel.Browser, T0, requireHighestAal: false));
+    }
+
+    [Fact]
+    public void An_identity_change_told_while_loading_wins_over_the_older_copy_the_load_read()
+    {
+        var held = new HeldSession();
+
+        Assert.False(held.IdentityChanged(Disabled(version: 4)));
+        held.Load(Session, Identity);
+
+        Assert.Equal(4, held.Identity!.Version);
+        Assert.Equal(SessionVerdict.Refused, held.Judge(SessionChannel.Browser, T0, requireHighestAal: false));
+    }
+
+    [Fact]
+    public void An_older_identity_told_while_loading_loses_to_the_newer_copy_the_load_read()
+    {
+        var held = new HeldSession();
+
+        held.IdentityChanged(Disabled(version: 2));
+        held.Load(Session, Identity);
+
+        Assert.Equal(3, held.Identity!.Version);
+        Assert.Equal(SessionVerdict.Active, held.Judge(SessionChannel.Browser, T0, requireHighestAal: false));
+    }
+
+    [Fact]
+    public void An_older_identity_told_to_a_held_session_is_ignored()
+    {
+        var held = Started();
+
+        Assert.True(held.IdentityChanged(Disabled(version: 2)));
+
+        Assert.Equal(3, held.Identity!.Version);
+        Assert.True(held.IsActiveAt(T0));
+    }
+
+    [Fact]
+    public void A_deletion_told_while_loading_wins_over_any_version()
+    {
+        var held = new HeldSession();
+
+        held.IdentityChanged(null);
+        held.IdentityChanged(Identity with { Version = 99 });
+        held.Load(Session, Identity with { Version = 100 });
+
+        Assert.Null(held.Session);
+    }
+
+    [Fact]
+    public void A_revoke_all_told_while_loading_revokes_what_the_load_read()
+    {
+        var held = new HeldSession();
+
+        Assert.False(held.EndedInStore(deleted: false));
+        held.Load(Session, Identity);
+
+        Assert.True(held.Session!.Revoked);
+        Assert.Equal(SessionVerdict.Refused, held.Judge(SessionChannel.Browser, T0, requireHighestAal: false));
+    }
+
+    [Fact]
+    public void A_delete_all_told_while_loading_leaves_nothing_held()
+    {
+        var held = new HeldSession();
+
+        held.EndedInStore(deleted: false);
+        held.EndedInStore(deleted: true);
+        held.Load(Session, Identity);
+
+        Assert.Null(held.Session);
+    }
+
+    [Fact]
+    public void A_revocation_survives_an_extend_written_before_it()
+    {
+        var held = Started();
+        var extended = Session with { ExpiresAt = T0.AddHours(2) };
+
+        held.EndedInStore(deleted: false); // told while the extend was being written
+        Assert.True(held.Written(extended));
+
+        Assert.True(held.Session!.Revoked);
+        Assert.Equal(T0.AddHours(2), held.Session.ExpiresAt);
+    }
+
+    [Fact]
+    public void A_write_after_a_deletion_holds_nothing()
+    {
+        var held = Started();
+
+        held.IdentityChanged(null);
+
+        Assert.False(held.Written(Session with { ExpiresAt = T0.AddHours(2) }));
+        Assert.Null(held.Session);
+    }
+
+    [Fact]
+    public void What_the_store_says_after_a_refused_write_is_held_and_a_held_revocation_stays()
+    {
+        var held = Started();
+        held.EndedInStore(deleted: false);
+
+        held.FoundInStore(Session); // the row as read again says not revoked (an older read)
+        Assert.True(held.Session!.Revoked);
+
+        held.FoundInStore(null);
+        Assert.Null(held.Session);
+    }
+
+    [Fact]
+    public void Only_an_unrevoked_session_near_its_expiry_is_due_for_extension()
+    {
+        var held = Started();
+        var window = TimeSpan.FromMinutes(10);
+
+        Assert.False(held.IsDueForExtension(T0, window));
+        Assert.True(held.IsDueForExtension(Session.ExpiresAt - TimeSpan.FromMinutes(5), window));
+
+        held.EndedInStore(deleted: false);
+        Assert.False(held.IsDueForExtension(Session.ExpiresAt - TimeSpan.FromMinutes(5), window));
+    }
+
+    [Fact]
+    public void Every_change_of_what_is_held_moves_the_version()
+    {
+        var held = Started();
+        var before = held.Version;
+
+        held.IdentityChanged(Identity with { Version = 4 });
+        var afterIdentity = held.Version;
+        held.EndedInStore(deleted: false);
+
+        Assert.True(afterIdentity > before);
+        Assert.True(held.Version > afterIdentity);
+    }
+}
