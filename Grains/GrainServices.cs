@@ -17,6 +17,10 @@ public static class GrainServices
         services.AddOptions<SessionBehaviour>().Configure(b => configure?.Invoke(b));
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<LastSeenWriter>();
+        // Identity changes reach a silo's sessions through one call per silo (IdentityGrain → every silo's service).
+        services.AddSingleton<Identities.IdentityStandings>();
+        services.AddGrainService<Identities.IdentityStandingsService>();
+        services.AddSingleton<Identities.IIdentityStandingsClient, Identities.IdentityStandingsClient>();
         services.AddHostedService(sp => sp.GetRequiredService<LastSeenWriter>());
         // Options<TokenizerSettings> comes from the host (no templates unless configured).
         services.AddOptions<TokenizerSettings>();

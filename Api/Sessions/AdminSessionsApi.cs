@@ -136,7 +136,7 @@ public static class AdminSessionsApi
     {
         if (!SessionParameters.TryParseUuid(id, out var identityId, out var error))
             return new OryErrorResult(error!);
-        if (await s.Grains.GetGrain<IIdentityGrain>(identityId).DeleteSessionsAsync() == 0)
+        if (!await s.Grains.GetGrain<IIdentityGrain>(identityId).DeleteSessionsAsync())
             return new OryErrorResult(NotFound);
         return TypedResults.NoContent();
     }

@@ -67,7 +67,7 @@ public static class SelfServiceSessionsApi
         var (current, _) = await s.Sessions.FindAsync(context.Request, requireHighestAal: false);
         if (current is null)
             return new OryErrorResult(NoSessionFound);
-        var count = await s.Grains.GetGrain<IIdentityGrain>(current.Session.IdentityId).RevokeSessionsAsync(except: current.Session.Id);
+        var count = await s.Grains.GetGrain<IIdentityGrain>(current.Session.IdentityId).RevokeSessionsAsync(except: current.Session);
         return new JsonWriterResult(StatusCodes.Status200OK, w =>
         {
             w.WriteStartObject();

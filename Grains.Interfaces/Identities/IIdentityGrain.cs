@@ -29,6 +29,13 @@ public interface IIdentityGrain : IGrainWithGuidKey
     [ReadOnly, Alias("Get")]
     Task<IdentityRecord?> GetAsync();
 
+    /// <summary>
+    /// The identity, or null, for a session held on <paramref name="silo"/>, which this grain then tells of every
+    /// change (even before its own view of the membership lists that silo).
+    /// </summary>
+    [ReadOnly, Alias("Watch")]
+    Task<IdentityRecord?> WatchAsync(SiloAddress silo);
+
     /// <summary>The identity's credentials (hashes and secrets: never for a response), or null when it does not exist.</summary>
     [ReadOnly, Alias("GetCredentials")]
     Task<IdentityCredentials?> GetCredentialsAsync();
@@ -45,15 +52,19 @@ public interface IIdentityGrain : IGrainWithGuidKey
     Task<IdentityWriteResult> SetTotpSecretAsync(string? totpSecret);
 
     /// <summary>
-    /// Revokes every active session of the identity but <paramref name="except"/> (the caller's own,
-    /// for <c>DELETE /sessions</c>) in one store statement, then tells each; returns how many it revoked.
+    /// Revokes every active session of the identity but <paramref name="except"/> (the caller's own, for
+    /// <c>DELETE /sessions</c>) by writing the identity's revocation mark (one row), then tells every silo; returns
+    /// how many it revoked. <paramref name="except"/> is kept active only if it is not revoked already.
     /// </summary>
     [Alias("RevokeSessions")]
-    Task<int> RevokeSessionsAsync(Guid? except);
+    Task<int> RevokeSessionsAsync(SessionRecord? except);
 
-    /// <summary>Deletes every session of the identity in one store statement, then tells each; returns how many.</summary>
+    /// <summary>
+    /// Deletes every session of the identity by writing its revocation mark (one row; the rows go with the cleanup),
+    /// then tells every silo; false when the identity has no session.
+    /// </summary>
     [Alias("DeleteSessions")]
-    Task<int> DeleteSessionsAsync();
+    Task<bool> DeleteSessionsAsync();
 
     /// <summary>Issues a session for this identity under the given lookup key.</summary>
     [Alias("IssueSession")]

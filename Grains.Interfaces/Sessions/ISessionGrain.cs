@@ -44,22 +44,6 @@ public interface ISessionGrain : IGrainWithStringKey
     Task<SessionView?> AuthenticateAgainAsync(RequestedMethod method, TimeSpan lifespan);
 
     /// <summary>
-    /// The identity of this session changed (null: deleted). Applied to the copy in memory, if any;
-    /// an activation that holds nothing does not load for it. Interleaves so that it cannot wait on
-    /// a whoami that is itself waiting on the identity.
-    /// </summary>
-    [AlwaysInterleave, Alias("IdentityChanged")]
-    Task IdentityChangedAsync(IdentityRecord? identity);
-
-    /// <summary>
-    /// This session was revoked (or, with <paramref name="deleted"/>, deleted) in the store by a bulk
-    /// operation of its identity (revoke-all); the copy in memory, if any, follows. Like
-    /// <see cref="IdentityChangedAsync"/>, it never loads and it interleaves.
-    /// </summary>
-    [AlwaysInterleave, Alias("EndedInStore")]
-    Task EndedInStoreAsync(bool deleted);
-
-    /// <summary>
     /// Kratos's extend: expires_at becomes now + <paramref name="lifespan"/> only when
     /// expires_at − <paramref name="earliestPossibleExtend"/> has passed; otherwise nothing changes.
     /// Does not check activity (an expired, unrevoked session can be revived, as Kratos); a revoked session is

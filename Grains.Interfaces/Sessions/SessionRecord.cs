@@ -53,7 +53,10 @@ public sealed record SessionRecord
     /// <summary>Last use as stored (coalesced; see <see cref="SessionBehaviour.LastSeenWriteInterval"/>); null when never written.</summary>
     [Id(13)] public DateTimeOffset? LastSeenAt { get; init; }
 
-    /// <summary>Kratos's computed <c>active</c>: not revoked, not expired, identity active (and not deleted).</summary>
+    /// <summary>
+    /// Kratos's computed <c>active</c>: not revoked (on its own or by its identity's revocation mark), not expired,
+    /// identity active (and not deleted).
+    /// </summary>
     public bool IsActiveAt(DateTimeOffset now, IdentityRecord? identity) =>
-        !Revoked && ExpiresAt > now && identity is { IsActive: true };
+        !Revoked && ExpiresAt > now && identity is { IsActive: true } && !identity.Sessions.Revokes(this) && !identity.Sessions.Deletes(this);
 }

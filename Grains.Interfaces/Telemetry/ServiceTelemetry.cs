@@ -28,6 +28,13 @@ public static class ServiceTelemetry
     public static readonly Counter<long> SessionsRevoked = Meter.CreateCounter<long>(
         "orleans_sessions.sessions.revoked", unit: "{session}", description: "Sessions revoked");
 
+    /// <summary>
+    /// Revocation marks written, by <c>kind</c>: <c>revoke</c> (revoke-all, <c>DELETE /sessions</c>) or <c>delete</c>
+    /// (the admin's delete of all of an identity's sessions); each is one row, whatever the number of sessions.
+    /// </summary>
+    public static readonly Counter<long> RevocationMarks = Meter.CreateCounter<long>(
+        "orleans_sessions.revocation_marks", unit: "{mark}", description: "Identity-wide revocation marks written");
+
     /// <summary>Durable store calls, by <c>operation</c> and <c>outcome</c> (ok, error).</summary>
     public static readonly Histogram<double> StoreDuration = Meter.CreateHistogram<double>(
         "orleans_sessions.store.duration", unit: "s", description: "Duration of durable store calls",

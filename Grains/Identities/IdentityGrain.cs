@@ -4,14 +4,22 @@ using OrleansSessions.Storage;
 namespace OrleansSessions.Identities;
 
 /// <summary>
-/// Holds one identity and its credentials in memory, issues its sessions, and tells every live
-/// session of the identity when the identity changes, before the change is acknowledged.
+/// Holds one identity and its credentials in memory, issues its sessions, and tells every silo when the identity
+/// changes (its state, traits, revocation mark, deletion), once the change is durable and before it is
+/// acknowledged: one call per silo, whatever the number of sessions.
 /// </summary>
-public sealed class IdentityGrain(IIdentityStore identities, ISessionStore sessions, TimeProvider clock)
+public sealed class IdentityGrain(IIdentityStore identities, ISessionStore sessions, TimeProvider clock,
+    IClusterMembershipService membership, IIdentityStandingsClient standings)
     : StoreBackedGrain, IIdentityGrain
 {
     private IdentityRecord? _identity;
     private IdentityCredentials? _credentials;
+    // When the identity's latest session was issued (of all stored): a revocation mark reaches at least that far,
+    // and a session issued after a mark is issued after it.
+    private DateTimeOffset? _issuedUpTo;
+    // Silos that read the identity for a session (WatchAsync): told of changes even before this silo's view of the
+    // membership lists them.
+    private readonly HashSet<SiloAddress> _watchers = [];
 
     public async Task<IdentityWriteResult> CreateAsync(IdentityDraft draft)
     {
@@ -77,33 +85,53 @@ public sealed class IdentityGrain(IIdentityStore identities, ISessionStore sessi
         await EnsureLoadedAsync();
         if (_identity is not { } current)
             return false;
-        // Which sessions to tell is read before the delete takes them (and the identity) away.
-        var live = await sessions.ListLiveLookupKeysAsync(current.Id, clock.GetUtcNow());
-        if (!await identities.DeleteIdentityAsync(current.Id))
+        if (!await identities.DeleteIdentityAsync(current.Id, Now()))
             return false;
         (_identity, _credentials) = (null, null);
-        await TellSessionsAsync(live, session => session.IdentityChangedAsync(null));
+        await TellSilosAsync(current.Id, null);
         return true;
     }
 
-    public async Task<int> RevokeSessionsAsync(Guid? except)
+    public async Task<int> RevokeSessionsAsync(SessionRecord? except)
     {
-        var revoked = await sessions.RevokeIdentitySessionsAsync(this.GetPrimaryKey(), except, Now());
-        Telemetry.ServiceTelemetry.SessionsRevoked.Add(revoked.Count, new KeyValuePair<string, object?>("scope", "identity"));
-        await TellSessionsAsync(revoked, session => session.EndedInStoreAsync(deleted: false));
-        return revoked.Count;
+        await EnsureLoadedAsync();
+        if (_identity is null)
+            return 0;
+        // What the mark revokes, counted before it is written (issuance goes through this grain: none meanwhile).
+        var count = await sessions.CountRevocableSessionsAsync(this.GetPrimaryKey(), except?.Id);
+        if (count == 0)
+            return 0;
+        var result = await WriteAsync((current, held) =>
+            (current with { Sessions = current.Sessions.RevokingUpTo(MarkTime(current), except) }, held), markOnly: true);
+        if (result.Outcome != IdentityWriteOutcome.Written)
+            return 0;
+        Telemetry.ServiceTelemetry.SessionsRevoked.Add(count, new KeyValuePair<string, object?>("scope", "identity"));
+        Telemetry.ServiceTelemetry.RevocationMarks.Add(1, new KeyValuePair<string, object?>("kind", "revoke"));
+        return count;
     }
 
-    public async Task<int> DeleteSessionsAsync()
+    public async Task<bool> DeleteSessionsAsync()
     {
-        var deleted = await sessions.DeleteIdentitySessionsAsync(this.GetPrimaryKey());
-        Telemetry.ServiceTelemetry.SessionsRevoked.Add(deleted.Count, new KeyValuePair<string, object?>("scope", "identity"));
-        await TellSessionsAsync(deleted, session => session.EndedInStoreAsync(deleted: true));
-        return deleted.Count;
+        await EnsureLoadedAsync();
+        if (_identity is null || !await sessions.HasSessionsAsync(this.GetPrimaryKey()))
+            return false;
+        var result = await WriteAsync((current, held) =>
+            (current with { Sessions = current.Sessions.DeletingUpTo(MarkTime(current)) }, held), markOnly: true);
+        if (result.Outcome != IdentityWriteOutcome.Written)
+            return false;
+        Telemetry.ServiceTelemetry.RevocationMarks.Add(1, new KeyValuePair<string, object?>("kind", "delete"));
+        return true;
     }
 
     public async Task<IdentityRecord?> GetAsync()
     {
+        await EnsureLoadedAsync();
+        return _identity;
+    }
+
+    public async Task<IdentityRecord?> WatchAsync(SiloAddress silo)
+    {
+        _watchers.Add(silo);
         await EnsureLoadedAsync();
         return _identity;
     }
@@ -122,7 +150,10 @@ public sealed class IdentityGrain(IIdentityStore identities, ISessionStore sessi
         if (!identity.IsActive)
             return new SessionIssueResult { Outcome = SessionIssueOutcome.IdentityDisabled };
 
+        // After the latest revocation mark, so that no mark written before this session reaches it.
         var now = Now();
+        if (identity.Sessions.Latest is { } marked && now <= marked)
+            now = marked.AddTicks(10); // one microsecond, what the store keeps
         var session = new SessionRecord
         {
             Id = Guid.NewGuid(),
@@ -140,6 +171,7 @@ public sealed class IdentityGrain(IIdentityStore identities, ISessionStore sessi
             UpdatedAt = now,
         };
         await GrainFactory.SessionGrain(command.LookupKey).StartAsync(session, identity);
+        _issuedUpTo = _issuedUpTo is { } latest && latest > now ? latest : now;
         return new SessionIssueResult { Outcome = SessionIssueOutcome.Issued, Issued = new SessionView { Session = session, Identity = identity } };
     }
 
@@ -148,16 +180,33 @@ public sealed class IdentityGrain(IIdentityStore identities, ISessionStore sessi
         var id = this.GetPrimaryKey();
         _identity = await identities.FindIdentityAsync(id);
         _credentials = _identity is null ? null : await identities.FindCredentialsAsync(id);
+        _issuedUpTo = _identity is null ? null : await sessions.LatestSessionIssuedAtAsync(id);
+    }
+
+    /// <summary>
+    /// The time a revocation mark written now reaches: now, or later when a session was issued later by this
+    /// node's clock (another node's issued it, or the clock stepped back), so that every session issued so far is reached.
+    /// </summary>
+    private DateTimeOffset MarkTime(IdentityRecord current)
+    {
+        var at = Now();
+        if (_issuedUpTo is { } issued && issued > at)
+            at = issued;
+        if (current.Sessions.Latest is { } marked && marked > at)
+            at = marked;
+        return at;
     }
 
     /// <summary>
     /// The one place a change is made: <paramref name="change"/> is applied to the identity as held (null: its
     /// precondition does not hold, a Conflict), written only if the store still has the version it was applied to,
-    /// then held, then told to every live session. When the store has another version (another activation or a
+    /// then held, then told to every silo. When the store has another version (another activation or a
     /// direct writer changed the row) the identity is reloaded and the change applied to that, a bounded number of
-    /// times: a concurrent change is never overwritten unseen.
+    /// times: a concurrent change is never overwritten unseen. With <paramref name="markOnly"/> only the revocation
+    /// mark (and the version) is written, and the identity's <c>updated_at</c> stays: it is not part of Kratos's identity.
     /// </summary>
-    private async Task<IdentityWriteResult> WriteAsync(Func<IdentityRecord, IdentityCredentials, (IdentityRecord, IdentityCredentials)?> change)
+    private async Task<IdentityWriteResult> WriteAsync(Func<IdentityRecord, IdentityCredentials, (IdentityRecord, IdentityCredentials)?> change,
+        bool markOnly = false)
     {
         const int attempts = 3;
         await EnsureLoadedAsync();
@@ -168,39 +217,66 @@ public sealed class IdentityGrain(IIdentityStore identities, ISessionStore sessi
             if (change(current, _credentials ?? new IdentityCredentials()) is not { } next)
                 return new IdentityWriteResult { Outcome = IdentityWriteOutcome.Conflict, Identity = current };
             var (changed, credentials) = next;
-            var identity = changed with { UpdatedAt = Now(), Version = current.Version + 1 };
-            var outcome = await identities.UpdateIdentityAsync(identity, credentials, expectedVersion: current.Version);
+            var identity = changed with { UpdatedAt = markOnly ? current.UpdatedAt : Now(), Version = current.Version + 1 };
+            var outcome = markOnly
+                ? await identities.UpdateSessionRevocationAsync(identity.Id, identity.Sessions, identity.Version, expectedVersion: current.Version)
+                : await identities.UpdateIdentityAsync(identity, credentials, expectedVersion: current.Version);
             if (outcome == IdentityWriteOutcome.Conflict)
             {
-                // The sessions may not know the copy that won either (its writer was not this grain).
+                // The silos may not know the copy that won either (its writer was not this grain).
                 await ReloadAsync();
-                if (_identity is { } reloaded)
-                    await TellLiveSessionsAsync(reloaded);
+                await TellSilosAsync(this.GetPrimaryKey(), _identity);
                 if (attempt < attempts)
                     continue;
             }
             if (outcome != IdentityWriteOutcome.Written)
                 return new IdentityWriteResult { Outcome = outcome, Identity = outcome == IdentityWriteOutcome.Conflict ? _identity : null };
             (_identity, _credentials) = (identity, credentials);
-            await TellLiveSessionsAsync(identity);
+            await TellSilosAsync(identity.Id, identity);
             return Written(identity);
         }
     }
 
-    private async Task TellLiveSessionsAsync(IdentityRecord identity) =>
-        await TellSessionsAsync(await sessions.ListLiveLookupKeysAsync(identity.Id, clock.GetUtcNow()),
-            session => session.IdentityChangedAsync(identity));
-
     /// <summary>
-    /// Tells the sessions (by lookup key) what changed in the store. A session that is not in memory
-    /// anywhere only costs an activation that holds nothing and goes away (no store read).
+    /// Tells every silo that may hold a session of the identity what is now durable (null: deleted): every active
+    /// silo of the membership and every silo that read the identity for a session. Returns once each has it, or has
+    /// left the cluster (a silo that is not active holds nothing that outlives it: its sessions load again from the
+    /// store, which has the change).
     /// </summary>
-    private async Task TellSessionsAsync(IReadOnlyList<string> lookupKeys, Func<ISessionGrain, Task> tell)
+    private async Task TellSilosAsync(Guid id, IdentityRecord? identity)
     {
-        const int inFlight = 512;
-        for (var i = 0; i < lookupKeys.Count; i += inFlight)
-            await Task.WhenAll(lookupKeys.Skip(i).Take(inFlight).Select(key => tell(GrainFactory.SessionGrain(key))));
+        var silos = new HashSet<SiloAddress>(_watchers);
+        foreach (var member in membership.CurrentSnapshot.Members.Values)
+        {
+            if (member.Status == SiloStatus.Active)
+                silos.Add(member.SiloAddress);
+        }
+        await Task.WhenAll(silos.Select(silo => TellSiloAsync(silo, id, identity)));
     }
+
+    private async Task TellSiloAsync(SiloAddress silo, Guid id, IdentityRecord? identity)
+    {
+        const int attempts = 3;
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await standings.On(silo).TellAsync(id, identity);
+                return;
+            }
+            catch (Exception) when (!IsActive(silo))
+            {
+                _watchers.Remove(silo);
+                return;
+            }
+            catch (Exception) when (attempt < attempts)
+            {
+            }
+        }
+    }
+
+    private bool IsActive(SiloAddress silo) =>
+        membership.CurrentSnapshot.GetSiloStatus(silo) == SiloStatus.Active;
 
     private DateTimeOffset Now() => Rfc3339.Truncate(clock.GetUtcNow());
 

@@ -8,21 +8,19 @@ namespace OrleansSessions.Sessions;
 /// <remarks>
 /// The changes and which wins:
 /// <list type="bullet">
-/// <item>a revocation (one session, or told by a revoke-all) is never undone: a change written before it and
-///   applied after it (an extend, a re-authentication) keeps the session revoked;</item>
-/// <item>a deletion (the session's or its identity's) wins over everything, and nothing is held after it;</item>
-/// <item>of two copies of the identity the higher <see cref="IdentityRecord.Version"/> wins, whatever the order they arrive in;</item>
-/// <item>a change told before the stored copy is read (a tell can reach an activation whose load is under way, and the
-///   load may have read the store before the change) is kept and applied to what the load brings.</item>
+/// <item>a revocation is never undone: of one session (its own flag), a change written before it and applied after
+///   it (an extend, a re-authentication) keeps the session revoked; of all the identity's sessions, the identity's
+///   revocation mark (<see cref="IdentityRecord.Sessions"/>) revokes every session issued up to it, whatever is
+///   written to the session after;</item>
+/// <item>a deletion (the identity's, or of all its sessions by the mark) wins over everything, and nothing is held after it;</item>
+/// <item>of two copies of the identity the higher <see cref="IdentityRecord.Version"/> wins, whatever the order they
+///   arrive in (a change told while the stored copy is being read is offered again once it is held: the host keeps it).</item>
 /// </list>
 /// </remarks>
 public sealed class HeldSession
 {
     private SessionRecord? _session;
     private IdentityRecord? _identity;
-    // Told before the stored copy was held: an identity (Told; null Identity = deleted) and a revoke-all or delete-all.
-    private (bool Told, IdentityRecord? Identity) _identityTold;
-    private (bool Ended, bool Deleted) _endedTold;
 
     /// <summary>The session as held; null before it is loaded, when it does not exist, or after it was deleted.</summary>
     public SessionRecord? Session => _session;
@@ -41,51 +39,30 @@ public sealed class HeldSession
 
     /// <summary>
     /// The stored copy was read (<paramref name="stored"/> null: no such session) with its identity as read then
-    /// (null: deleted); what was told meanwhile is applied to it.
+    /// (null: deleted).
     /// </summary>
     public void Load(SessionRecord? stored, IdentityRecord? identity)
     {
         if (stored is null)
             return;
-        var (_, newest) = Newest(_identityTold, identity);
-        if (newest is null || _endedTold.Deleted)
-        {
+        if (identity is null || identity.Sessions.Deletes(stored))
             Forget();
-            return;
-        }
-        Hold(_endedTold.Ended ? stored with { Revoked = true } : stored, newest);
-    }
-
-    /// <summary>The identity changed (null: deleted). False when no session is held, so the change was only recorded for a load.</summary>
-    public bool IdentityChanged(IdentityRecord? identity)
-    {
-        if (_session is not { } session)
-        {
-            _identityTold = Newest(_identityTold, identity);
-            return false;
-        }
-        if (identity is null)
-            Forget(); // a deleted identity takes its sessions with it
-        else if (_identity is null || identity.Version >= _identity.Version)
-            Hold(session, identity);
-        return true;
+        else
+            Hold(stored, identity);
     }
 
     /// <summary>
-    /// A bulk operation of the identity revoked (or, with <paramref name="deleted"/>, deleted) the session in the
-    /// store. False when no session is held, so it was only recorded for a load.
+    /// The identity changed (null: deleted): kept if it is newer than the copy held. False when no session is held
+    /// (nothing to apply it to).
     /// </summary>
-    public bool EndedInStore(bool deleted)
+    public bool IdentityChanged(IdentityRecord? identity)
     {
         if (_session is not { } session)
-        {
-            _endedTold = (true, _endedTold.Deleted || deleted);
             return false;
-        }
-        if (deleted)
-            Forget();
-        else if (!session.Revoked)
-            Hold(session with { Revoked = true }, _identity);
+        if (identity is null || identity.Sessions.Deletes(session))
+            Forget(); // a deleted identity takes its sessions with it, and so does a delete-all
+        else if (_identity is null || identity.Version > _identity.Version)
+            Hold(session, identity);
         return true;
     }
 
@@ -118,9 +95,12 @@ public sealed class HeldSession
     /// <summary>Whether the session is active at <paramref name="now"/> (Kratos's computed <c>active</c>).</summary>
     public bool IsActiveAt(DateTimeOffset now) => _session is { } session && session.IsActiveAt(now, _identity);
 
+    /// <summary>Whether the session is revoked, on its own or by its identity's revocation mark.</summary>
+    public bool IsRevoked => _session is { } session && (session.Revoked || _identity is { } identity && identity.Sessions.Revokes(session));
+
     /// <summary>Whether the session may be extended now: it exists, it is not revoked, and its expiry is within <paramref name="earliestPossibleExtend"/>.</summary>
     public bool IsDueForExtension(DateTimeOffset now, TimeSpan earliestPossibleExtend) =>
-        _session is { Revoked: false } session && session.ExpiresAt - earliestPossibleExtend < now;
+        _session is { } session && !IsRevoked && session.ExpiresAt - earliestPossibleExtend < now;
 
     /// <summary>What a whoami through <paramref name="carrier"/> is answered at <paramref name="now"/>, before the idle timeout.</summary>
     public SessionVerdict Judge(SessionChannel carrier, DateTimeOffset now, bool requireHighestAal)
@@ -150,16 +130,6 @@ public sealed class HeldSession
         _session = session;
         _identity = identity;
         Version++;
-    }
-
-    /// <summary>Of an identity told earlier and another copy, the one to hold: a deletion wins, then the higher version.</summary>
-    private static (bool Told, IdentityRecord? Identity) Newest((bool Told, IdentityRecord? Identity) earlier, IdentityRecord? other)
-    {
-        if (!earlier.Told)
-            return (true, other);
-        if (earlier.Identity is null || other is null)
-            return (true, null);
-        return (true, other.Version > earlier.Identity.Version ? other : earlier.Identity);
     }
 }
 

@@ -4,7 +4,7 @@ using OrleansSessions.Storage;
 
 namespace OrleansSessions.Sessions;
 
-/// <summary>The cluster's one cleaner of expired sessions (non-reentrant: runs never overlap).</summary>
+/// <summary>The cluster's one cleaner of expired and ended sessions (non-reentrant: runs never overlap).</summary>
 public sealed class SessionCleanupGrain(ISessionStore store, TimeProvider clock, IOptions<SessionBehaviour> behaviour,
     ILogger<SessionCleanupGrain> log) : Grain, ISessionCleanupGrain
 {
@@ -21,9 +21,19 @@ public sealed class SessionCleanupGrain(ISessionStore store, TimeProvider clock,
             total += deleted;
         }
         while (deleted == settings.CleanupBatchSize);
+        var ended = 0;
+        do
+        {
+            // Rows no read sees any more: sessions of deleted identities and those a delete-all mark took out.
+            deleted = await store.DeleteEndedSessionsAsync(settings.CleanupBatchSize);
+            ended += deleted;
+        }
+        while (deleted == settings.CleanupBatchSize);
         if (total > 0)
             log.LogInformation("Deleted {Count} sessions that expired before {Cutoff}", total, cutoff);
-        return total;
+        if (ended > 0)
+            log.LogInformation("Deleted {Count} sessions of deleted identities or deleted all at once", ended);
+        return total + ended;
     }
 }
 

@@ -9,10 +9,11 @@ namespace OrleansSessions.Sessions;
 /// <summary>
 /// Holds one session in memory, keyed by its lookup key. The store is the truth: the session is
 /// read from it on first use after activation, and every change is written to it before it is
-/// acknowledged. The whoami JSON is rendered when the session (or its identity) changes.
+/// acknowledged. Its identity is followed through this silo's <see cref="IdentityStandings"/> (changes, revoke-all
+/// and delete-all arrive there once per silo). The whoami JSON is rendered when the session (or its identity) changes.
 /// </summary>
 public sealed class SessionGrain(ISessionStore store, TimeProvider clock, IOptions<JsonRenderingOptions> rendering,
-    IOptions<SessionBehaviour> behaviour, LastSeenWriter lastSeenWriter, SessionTokenizer tokenizer)
+    IOptions<SessionBehaviour> behaviour, LastSeenWriter lastSeenWriter, SessionTokenizer tokenizer, IdentityStandings standings)
     : StoreBackedGrain, ISessionGrain
 {
     private static readonly WhoamiAnswer Aal2Required = new() { Outcome = WhoamiOutcome.Aal2Required };
@@ -27,6 +28,9 @@ public sealed class SessionGrain(ISessionStore store, TimeProvider clock, IOptio
     private DateTimeOffset _lastSeenRecorded;
     // Tokenized answers by template, for the session as held now (Hold forgets them).
     private Dictionary<string, (WhoamiAnswer Answer, SignedToken Token)>? _tokens;
+    // This silo's newest copy of the identity, shared with its other sessions here; and the copy last applied.
+    private IdentityStanding? _standing;
+    private IdentityCopy? _followed;
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -37,12 +41,15 @@ public sealed class SessionGrain(ISessionStore store, TimeProvider clock, IOptio
     public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
         ServiceTelemetry.SessionDeactivated();
+        if (_standing is { } standing)
+            standings.Release(standing);
+        _standing = null;
         return Task.CompletedTask;
     }
 
     public async Task<WhoamiAnswer> WhoamiAsync(SessionChannel carrier, bool requireHighestAal)
     {
-        await EnsureLoadedAsync();
+        await LoadedAsync();
         var now = clock.GetUtcNow();
         switch (_held.Judge(carrier, now, requireHighestAal))
         {
@@ -89,12 +96,14 @@ public sealed class SessionGrain(ISessionStore store, TimeProvider clock, IOptio
         ServiceTelemetry.SessionsIssued.Add(1, new KeyValuePair<string, object?>("channel", session.Channel == SessionChannel.Browser ? "browser" : "api"));
         MarkLoaded();
         _lastSeen = _lastSeenRecorded = session.CreatedAt;
+        Follow(session.IdentityId).Offer(identity);
         _held.Start(session, identity);
+        Catch();
     }
 
     public async Task<SessionView?> ExtendAsync(TimeSpan lifespan, TimeSpan earliestPossibleExtend)
     {
-        await EnsureLoadedAsync();
+        await LoadedAsync();
         if (_held.Session is not { } session)
             return Gone<SessionView>();
         var now = Rfc3339.Truncate(clock.GetUtcNow());
@@ -103,35 +112,29 @@ public sealed class SessionGrain(ISessionStore store, TimeProvider clock, IOptio
         {
             var expiresAt = Rfc3339.Truncate(now + lifespan);
             if (!await store.UpdateSessionExpiryAsync(session.Id, expiresAt, now))
-                return await HoldStoredAsync(); // revoked (or deleted) in the store by a revoke-all that has not told us yet
+                return await HoldStoredAsync(); // revoked (or deleted) in the store: by a revoke-all whose mark this silo has not applied yet
+            Catch();
             if (!_held.Written(session with { ExpiresAt = expiresAt, UpdatedAt = now }))
                 return Gone<SessionView>();
         }
         return View();
     }
 
-    public Task EndedInStoreAsync(bool deleted)
-    {
-        if (!_held.EndedInStore(deleted) || _held.Session is null)
-            this.DeactivateOnIdle();
-        return Task.CompletedTask;
-    }
-
     public async Task<SessionView?> GetAsync()
     {
-        await EnsureLoadedAsync();
+        await LoadedAsync();
         return _held.Session is null ? Gone<SessionView>() : View();
     }
 
     public async Task<bool> RevokeAsync()
     {
-        await EnsureLoadedAsync();
+        await LoadedAsync();
         if (_held.Session is not { } session)
         {
             this.DeactivateOnIdle();
             return false;
         }
-        if (session.Revoked)
+        if (_held.IsRevoked)
             return true;
         var now = Rfc3339.Truncate(clock.GetUtcNow());
         if (!await store.RevokeSessionAsync(session.Id, now))
@@ -144,7 +147,7 @@ public sealed class SessionGrain(ISessionStore store, TimeProvider clock, IOptio
 
     public async Task<SessionView?> AuthenticateAgainAsync(RequestedMethod method, TimeSpan lifespan)
     {
-        await EnsureLoadedAsync();
+        await LoadedAsync();
         var now = Rfc3339.Truncate(clock.GetUtcNow());
         if (_held.Session is not { } session || !_held.IsActiveAt(now))
             return null;
@@ -159,30 +162,30 @@ public sealed class SessionGrain(ISessionStore store, TimeProvider clock, IOptio
         };
         if (!await store.UpdateSessionAuthenticationAsync(changed))
         {
-            await HoldStoredAsync(); // revoked (or deleted) in the store by a revoke-all that has not told us yet
+            await HoldStoredAsync(); // revoked (or deleted) in the store: by a revoke-all whose mark this silo has not applied yet
             return null;
         }
         _lastSeen = now;
         // Revoked while the write was under way: the renewal is kept (as in the store) but renews nothing.
+        Catch();
         if (!_held.Written(changed))
             return Gone<SessionView>();
-        return _held.Session!.Revoked ? null : View();
-    }
-
-    public Task IdentityChangedAsync(IdentityRecord? identity)
-    {
-        // Not in memory: either this call activated us (nothing to update: go away again), or a load is under way
-        // and may be reading the identity as it was; the held session applies the change after it.
-        if (!_held.IdentityChanged(identity) || _held.Session is null)
-            this.DeactivateOnIdle();
-        return Task.CompletedTask;
+        return _held.IsRevoked ? null : View();
     }
 
     protected override async Task LoadAsync()
     {
         var session = await store.FindSessionByLookupKeyAsync(this.GetPrimaryKeyString());
-        var identity = session is null ? null : await GrainFactory.GetGrain<IIdentityGrain>(session.IdentityId).GetAsync();
+        IdentityRecord? identity = null;
+        if (session is not null)
+        {
+            // Followed before the identity is read: a change made after the read reaches this silo's standing.
+            var standing = Follow(session.IdentityId);
+            identity = await GrainFactory.GetGrain<IIdentityGrain>(session.IdentityId).WatchAsync(GrainContext.Address.SiloAddress!);
+            standing.Offer(identity);
+        }
         _held.Load(session, identity);
+        Catch();
         if (_held.Session is { } held)
             // A re-authentication is use too, and may be newer than the last-seen time stored before it.
             _lastSeen = _lastSeenRecorded = held.LastSeenAt is { } seen && seen > held.AuthenticatedAt ? seen : held.AuthenticatedAt;
@@ -219,6 +222,25 @@ public sealed class SessionGrain(ISessionStore store, TimeProvider clock, IOptio
         return _held.Session is null ? Gone<SessionView>() : View();
     }
 
+    /// <summary>The state is loaded and follows the newest copy of the identity this silo knows.</summary>
+    private async Task LoadedAsync()
+    {
+        await EnsureLoadedAsync();
+        Catch();
+    }
+
+    /// <summary>This silo's standing of the identity, held by this activation until it deactivates.</summary>
+    private IdentityStanding Follow(Guid identityId) => _standing ??= standings.Acquire(identityId);
+
+    /// <summary>Applies the standing's copy of the identity if it changed since the last call: one reference comparison otherwise.</summary>
+    private void Catch()
+    {
+        if (_standing?.Current is not { } current || ReferenceEquals(current, _followed))
+            return;
+        _followed = current;
+        _held.IdentityChanged(current.Identity);
+    }
+
     /// <summary>Nothing is held (the session is unknown or was deleted): leave memory, answer null.</summary>
     private T? Gone<T>() where T : class
     {
@@ -226,7 +248,12 @@ public sealed class SessionGrain(ISessionStore store, TimeProvider clock, IOptio
         return null;
     }
 
-    private SessionView View() => new() { Session = _held.Session!, Identity = _held.Identity };
+    /// <summary>The session as held, revoked if its identity's mark revokes it (as the store reads it).</summary>
+    private SessionView View()
+    {
+        var session = _held.Session!;
+        return new() { Session = _held.IsRevoked && !session.Revoked ? session with { Revoked = true } : session, Identity = _held.Identity };
+    }
 
     /// <summary>The whoami answer of the active session held now, rendered once per change of what is held.</summary>
     private WhoamiAnswer Active()

@@ -130,24 +130,55 @@ public abstract class RelationalStore : IIdentityStore, ISessionStore, IKeyRingS
         return applied;
     }
 
-    private const string IdentityColumns = """
+    /// <summary>What <see cref="ReadIdentity"/> reads, of <c>identities i</c> and <c>identity_credentials c</c>.</summary>
+    private const string IdentitySelect = """
         i.id, i.schema_id, i.state, i.state_changed_at, i.traits, i.metadata_public, i.metadata_admin, i.external_id,
-        i.created_at, i.updated_at, i.version, c.totp_secret IS NOT NULL
-        FROM identities i LEFT JOIN identity_credentials c ON c.identity_id = i.id
+        i.created_at, i.updated_at, i.version, c.totp_secret IS NOT NULL,
+        i.sessions_revoked_up_to, i.sessions_revoked_except, i.sessions_deleted_up_to
         """;
 
-    private const string SessionColumns = """
-        s.id, s.lookup_key, s.identity_id, s.channel, s.active, s.aal, s.authentication_methods, s.devices,
-        s.issued_at, s.authenticated_at, s.expires_at, s.created_at, s.updated_at, s.last_seen_at
+    /// <summary>Every identity but the deleted ones (tombstones until the cleanup takes their sessions); append conditions with AND.</summary>
+    private const string IdentityColumns = $"""
+        {IdentitySelect}
+        FROM identities i LEFT JOIN identity_credentials c ON c.identity_id = i.id WHERE i.deleted_at IS NULL
+        """;
+
+    /// <summary>
+    /// Whether a session <c>s</c> of identity <c>i</c>, stored active, is still active: not revoked by the
+    /// identity's revocation mark. Kratos's <c>active</c> is this, not yet expired.
+    /// </summary>
+    private const string StoredActive =
+        "(s.active = 1 AND (s.issued_at > COALESCE(i.sessions_revoked_up_to, -1) OR s.id = COALESCE(i.sessions_revoked_except, '')))";
+
+    /// <summary>
+    /// The sessions that exist, each with its identity <c>i</c>: not of a deleted identity and not deleted by the
+    /// identity's revocation mark. Every read of sessions goes through this.
+    /// </summary>
+    private const string Sessions =
+        "sessions s JOIN identities i ON i.id = s.identity_id AND i.deleted_at IS NULL AND s.issued_at > COALESCE(i.sessions_deleted_up_to, -1)";
+
+    /// <summary>What <see cref="ReadSession"/> reads, of <see cref="Sessions"/>: <c>active</c> as the mark leaves it.</summary>
+    private const string SessionColumns = $"""
+        s.id, s.lookup_key, s.identity_id, s.channel, CASE WHEN {StoredActive} THEN s.active ELSE 0 END, s.aal,
+        s.authentication_methods, s.devices, s.issued_at, s.authenticated_at, s.expires_at, s.created_at, s.updated_at, s.last_seen_at
         """;
 
     private const int SessionColumnCount = 14;
 
-    /// <summary>The identity columns of a session's identity, joined to <c>sessions s</c> (append the ON clause).</summary>
-    private const string JoinedIdentityColumns = """
-        i.id, i.schema_id, i.state, i.state_changed_at, i.traits, i.metadata_public, i.metadata_admin, i.external_id,
-        i.created_at, i.updated_at, i.version, c.totp_secret IS NOT NULL
-        FROM sessions s LEFT JOIN identity_credentials c ON c.identity_id = s.identity_id JOIN identities i
+    /// <summary>
+    /// For a statement on <c>sessions</c> (no alias): the row exists and is active as the identity's mark leaves
+    /// it. An expiry or re-authentication update of a session revoked or deleted by a mark writes nothing.
+    /// </summary>
+    private const string ActiveByMark = """
+        EXISTS (SELECT 1 FROM identities i WHERE i.id = sessions.identity_id AND i.deleted_at IS NULL
+            AND sessions.issued_at > COALESCE(i.sessions_deleted_up_to, -1)
+            AND (sessions.issued_at > COALESCE(i.sessions_revoked_up_to, -1) OR sessions.id = COALESCE(i.sessions_revoked_except, '')))
+        """;
+
+    /// <summary>For a statement on <c>sessions</c> (no alias): the row exists (it is not taken out by its identity's deletion or mark).</summary>
+    private const string PresentByMark = """
+        EXISTS (SELECT 1 FROM identities i WHERE i.id = sessions.identity_id AND i.deleted_at IS NULL
+            AND sessions.issued_at > COALESCE(i.sessions_deleted_up_to, -1))
         """;
 
     public Task<IdentityWriteOutcome> InsertIdentityAsync(IdentityRecord identity, IdentityCredentials credentials, CancellationToken ct = default) =>
@@ -184,7 +215,7 @@ public abstract class RelationalStore : IIdentityStore, ISessionStore, IKeyRingS
                 : """
                   UPDATE identities SET schema_id = @schema, state = @state, state_changed_at = @changed, traits = @traits,
                       metadata_public = @pub, metadata_admin = @adm, external_id = @ext, updated_at = @updated, version = @version
-                  WHERE id = @id AND version = @expected
+                  WHERE id = @id AND version = @expected AND deleted_at IS NULL
                   """, row))
             {
                 write.Transaction = tx;
@@ -219,22 +250,65 @@ public abstract class RelationalStore : IIdentityStore, ISessionStore, IKeyRingS
 
     private static async Task<bool> IdentityExistsAsync(DbConnection connection, DbTransaction tx, string id, CancellationToken ct)
     {
-        await using var exists = Command(connection, "SELECT COUNT(*) FROM identities WHERE id = @id", ("@id", id));
+        await using var exists = Command(connection, "SELECT COUNT(*) FROM identities WHERE id = @id AND deleted_at IS NULL", ("@id", id));
         exists.Transaction = tx;
         return (long)(await exists.ExecuteScalarAsync(ct))! > 0;
     }
 
-    public async Task<bool> DeleteIdentityAsync(Guid id, CancellationToken ct = default)
+    /// <summary>
+    /// Leaves a tombstone: the identity row is kept (its sessions go with it at once for every read, and are
+    /// removed by the cleanup later), its external id, identifiers and credentials are removed now. One transaction,
+    /// a handful of rows whatever the number of sessions.
+    /// </summary>
+    public async Task<bool> DeleteIdentityAsync(Guid id, DateTimeOffset at, CancellationToken ct = default)
     {
         await using var connection = await OpenAsync(ct);
-        await using var command = Command(connection, "DELETE FROM identities WHERE id = @id", ("@id", id.ToString()));
-        return await command.ExecuteNonQueryAsync(ct) > 0;
+        await using var tx = await connection.BeginTransactionAsync(ct);
+        await using (var tombstone = Command(connection,
+            "UPDATE identities SET deleted_at = @at, external_id = NULL, version = version + 1 WHERE id = @id AND deleted_at IS NULL",
+            ("@id", id.ToString()), ("@at", UnixMicros.From(at))))
+        {
+            tombstone.Transaction = tx;
+            if (await tombstone.ExecuteNonQueryAsync(ct) == 0)
+                return false;
+        }
+        await using (var credentials = Command(connection, """
+            DELETE FROM identity_identifiers WHERE identity_id = @id;
+            DELETE FROM identity_credentials WHERE identity_id = @id;
+            """, ("@id", id.ToString())))
+        {
+            credentials.Transaction = tx;
+            await credentials.ExecuteNonQueryAsync(ct);
+        }
+        await tx.CommitAsync(ct);
+        return true;
+    }
+
+    public async Task<IdentityWriteOutcome> UpdateSessionRevocationAsync(Guid id, SessionRevocation revocation, long version, long expectedVersion, CancellationToken ct = default)
+    {
+        await using var connection = await OpenAsync(ct);
+        await using var tx = await connection.BeginTransactionAsync(ct);
+        await using var write = Command(connection, """
+            UPDATE identities SET sessions_revoked_up_to = @revoked, sessions_revoked_except = @except, sessions_deleted_up_to = @deleted,
+                version = @version
+            WHERE id = @id AND version = @expected AND deleted_at IS NULL
+            """,
+            ("@id", id.ToString()), ("@version", version), ("@expected", expectedVersion),
+            ("@revoked", revocation.RevokedUpTo is { } r ? UnixMicros.From(r) : null), ("@except", revocation.RevokedExcept?.ToString()),
+            ("@deleted", revocation.DeletedUpTo is { } d ? UnixMicros.From(d) : null));
+        write.Transaction = tx;
+        if (await write.ExecuteNonQueryAsync(ct) > 0)
+        {
+            await tx.CommitAsync(ct);
+            return IdentityWriteOutcome.Written;
+        }
+        return await IdentityExistsAsync(connection, tx, id.ToString(), ct) ? IdentityWriteOutcome.Conflict : IdentityWriteOutcome.NotFound;
     }
 
     public async Task<IdentityRecord?> FindIdentityAsync(Guid id, CancellationToken ct = default)
     {
         await using var connection = await OpenAsync(ct);
-        await using var command = Command(connection, $"SELECT {IdentityColumns} WHERE i.id = @id", ("@id", id.ToString()));
+        await using var command = Command(connection, $"SELECT {IdentityColumns} AND i.id = @id", ("@id", id.ToString()));
         await using var reader = await command.ExecuteReaderAsync(ct);
         return await reader.ReadAsync(ct) ? ReadIdentity(reader) : null;
     }
@@ -242,7 +316,7 @@ public abstract class RelationalStore : IIdentityStore, ISessionStore, IKeyRingS
     public async Task<IReadOnlyList<IdentityRecord>> ListIdentitiesAsync(int pageSize, Guid? after, CancellationToken ct = default)
     {
         await using var connection = await OpenAsync(ct);
-        await using var command = Command(connection, $"SELECT {IdentityColumns} WHERE i.id > @after ORDER BY i.id LIMIT @limit",
+        await using var command = Command(connection, $"SELECT {IdentityColumns} AND i.id > @after ORDER BY i.id LIMIT @limit",
             ("@after", after?.ToString() ?? ""), ("@limit", pageSize));
         await using var reader = await command.ExecuteReaderAsync(ct);
         var page = new List<IdentityRecord>();
@@ -256,7 +330,7 @@ public abstract class RelationalStore : IIdentityStore, ISessionStore, IKeyRingS
         await using var connection = await OpenAsync(ct);
         await using var command = Command(connection, $"""
             SELECT c.password_hash, c.totp_secret, (SELECT {IdentifiersJsonArray} FROM identity_identifiers WHERE identity_id = i.id)
-            FROM identities i LEFT JOIN identity_credentials c ON c.identity_id = i.id WHERE i.id = @id
+            FROM identities i LEFT JOIN identity_credentials c ON c.identity_id = i.id WHERE i.id = @id AND i.deleted_at IS NULL
             """, ("@id", id.ToString()));
         await using var reader = await command.ExecuteReaderAsync(ct);
         if (!await reader.ReadAsync(ct))
@@ -292,6 +366,12 @@ public abstract class RelationalStore : IIdentityStore, ISessionStore, IKeyRingS
         UpdatedAt = UnixMicros.To(r.GetInt64(o + 9)),
         Version = r.GetInt64(o + 10),
         AvailableAal = r.GetBoolean(o + 11) ? AuthenticatorAssurance.Aal2 : AuthenticatorAssurance.Aal1,
+        Sessions = r.IsDBNull(o + 12) && r.IsDBNull(o + 14) ? SessionRevocation.None : new SessionRevocation
+        {
+            RevokedUpTo = r.IsDBNull(o + 12) ? null : UnixMicros.To(r.GetInt64(o + 12)),
+            RevokedExcept = r.IsDBNull(o + 13) ? null : Guid.Parse(r.GetString(o + 13)),
+            DeletedUpTo = r.IsDBNull(o + 14) ? null : UnixMicros.To(r.GetInt64(o + 14)),
+        },
     };
 
     public async Task InsertSessionAsync(SessionRecord session, CancellationToken ct = default)
@@ -315,7 +395,7 @@ public abstract class RelationalStore : IIdentityStore, ISessionStore, IKeyRingS
     {
         await using var connection = await OpenAsync(ct);
         await using var command = Command(connection, $$"""
-            SELECT {{SessionColumns}} FROM sessions s WHERE s.lookup_key = @key
+            SELECT {{SessionColumns}} FROM {{Sessions}} WHERE s.lookup_key = @key
             """, ("@key", lookupKey));
         await using var reader = await command.ExecuteReaderAsync(ct);
         return await reader.ReadAsync(ct) ? ReadSession(reader) : null;
@@ -324,21 +404,42 @@ public abstract class RelationalStore : IIdentityStore, ISessionStore, IKeyRingS
     public async Task<string?> FindLookupKeyAsync(Guid sessionId, CancellationToken ct = default)
     {
         await using var connection = await OpenAsync(ct);
-        await using var command = Command(connection, "SELECT lookup_key FROM sessions WHERE id = @id", ("@id", sessionId.ToString()));
+        await using var command = Command(connection, $"SELECT s.lookup_key FROM {Sessions} WHERE s.id = @id", ("@id", sessionId.ToString()));
         return await command.ExecuteScalarAsync(ct) as string;
     }
 
-    public Task<IReadOnlyList<string>> ListLiveLookupKeysAsync(Guid identityId, DateTimeOffset now, CancellationToken ct = default) =>
-        ReadKeysAsync("SELECT lookup_key FROM sessions WHERE identity_id = @identity AND active = 1 AND expires_at > @now", ct,
-            ("@identity", identityId.ToString()), ("@now", UnixMicros.From(now)));
+    public async Task<int> CountRevocableSessionsAsync(Guid identityId, Guid? except, CancellationToken ct = default)
+    {
+        await using var connection = await OpenAsync(ct);
+        await using var command = Command(connection, $"SELECT COUNT(*) FROM {Sessions} WHERE s.identity_id = @identity AND s.id <> @except AND {StoredActive}",
+            ("@identity", identityId.ToString()), ("@except", except?.ToString() ?? ""));
+        return (int)(long)(await command.ExecuteScalarAsync(ct))!;
+    }
+
+    public async Task<bool> HasSessionsAsync(Guid identityId, CancellationToken ct = default)
+    {
+        await using var connection = await OpenAsync(ct);
+        await using var command = Command(connection, $"SELECT COUNT(*) FROM (SELECT 1 FROM {Sessions} WHERE s.identity_id = @identity LIMIT 1) one",
+            ("@identity", identityId.ToString()));
+        return (long)(await command.ExecuteScalarAsync(ct))! > 0;
+    }
+
+    public async Task<DateTimeOffset?> LatestSessionIssuedAtAsync(Guid identityId, CancellationToken ct = default)
+    {
+        await using var connection = await OpenAsync(ct);
+        // created_at, which issuance sets equal to issued_at: the identity's index has it.
+        await using var command = Command(connection, "SELECT MAX(created_at) FROM sessions WHERE identity_id = @identity",
+            ("@identity", identityId.ToString()));
+        return await command.ExecuteScalarAsync(ct) is long latest ? UnixMicros.To(latest) : null;
+    }
 
     public async Task<bool> UpdateSessionAuthenticationAsync(SessionRecord session, CancellationToken ct = default)
     {
         await using var connection = await OpenAsync(ct);
-        await using var command = Command(connection, """
+        await using var command = Command(connection, $$"""
             UPDATE sessions SET aal = @aal, authentication_methods = @methods, authenticated_at = @authenticated,
                 expires_at = @expires, updated_at = @updated
-            WHERE id = @id AND active = 1
+            WHERE id = @id AND active = 1 AND {{ActiveByMark}}
             """,
             ("@id", session.Id.ToString()), ("@aal", session.Aal), ("@methods", StoredJson.WriteMethods(session.AuthenticationMethods)),
             ("@authenticated", UnixMicros.From(session.AuthenticatedAt)), ("@expires", UnixMicros.From(session.ExpiresAt)),
@@ -349,37 +450,15 @@ public abstract class RelationalStore : IIdentityStore, ISessionStore, IKeyRingS
     public async Task<bool> UpdateSessionExpiryAsync(Guid sessionId, DateTimeOffset expiresAt, DateTimeOffset updatedAt, CancellationToken ct = default)
     {
         await using var connection = await OpenAsync(ct);
-        await using var command = Command(connection, "UPDATE sessions SET expires_at = @expires, updated_at = @updated WHERE id = @id AND active = 1",
+        await using var command = Command(connection, $"UPDATE sessions SET expires_at = @expires, updated_at = @updated WHERE id = @id AND active = 1 AND {ActiveByMark}",
             ("@id", sessionId.ToString()), ("@expires", UnixMicros.From(expiresAt)), ("@updated", UnixMicros.From(updatedAt)));
         return await command.ExecuteNonQueryAsync(ct) > 0;
     }
 
-    public Task<IReadOnlyList<string>> RevokeIdentitySessionsAsync(Guid identityId, Guid? except, DateTimeOffset at, CancellationToken ct = default) =>
-        ReadKeysAsync("""
-            UPDATE sessions SET active = 0, updated_at = @at
-            WHERE identity_id = @identity AND active = 1 AND id <> @except
-            RETURNING lookup_key
-            """, ct, ("@identity", identityId.ToString()), ("@except", except?.ToString() ?? ""), ("@at", UnixMicros.From(at)));
-
-    public Task<IReadOnlyList<string>> DeleteIdentitySessionsAsync(Guid identityId, CancellationToken ct = default) =>
-        ReadKeysAsync("DELETE FROM sessions WHERE identity_id = @identity RETURNING lookup_key", ct, ("@identity", identityId.ToString()));
-
-    /// <summary>Runs <paramref name="sql"/> and reads its first column, one lookup key a row.</summary>
-    private async Task<IReadOnlyList<string>> ReadKeysAsync(string sql, CancellationToken ct, params (string, object?)[] parameters)
-    {
-        await using var connection = await OpenAsync(ct);
-        await using var command = Command(connection, sql, parameters);
-        await using var reader = await command.ExecuteReaderAsync(ct);
-        var keys = new List<string>();
-        while (await reader.ReadAsync(ct))
-            keys.Add(reader.GetString(0));
-        return keys;
-    }
-
     private static string ActiveCondition(ActiveFilter filter) => filter switch
     {
-        ActiveFilter.Active => "AND s.active = 1 AND s.expires_at > @now",
-        ActiveFilter.Inactive => "AND (s.active = 0 OR s.expires_at <= @now)",
+        ActiveFilter.Active => $"AND {StoredActive} AND s.expires_at > @now",
+        ActiveFilter.Inactive => $"AND (NOT {StoredActive} OR s.expires_at <= @now)",
         _ => "",
     };
 
@@ -388,8 +467,8 @@ public abstract class RelationalStore : IIdentityStore, ISessionStore, IKeyRingS
         await using var connection = await OpenAsync(ct);
         // Keyset order: newest first, then id; the cursor is the last session of the previous page.
         var sql = query.WithIdentity
-            ? $"SELECT {SessionColumns}, {JoinedIdentityColumns} ON i.id = s.identity_id"
-            : $"SELECT {SessionColumns} FROM sessions s";
+            ? $"SELECT {SessionColumns}, {IdentitySelect} FROM {Sessions} LEFT JOIN identity_credentials c ON c.identity_id = s.identity_id"
+            : $"SELECT {SessionColumns} FROM {Sessions}";
         sql += $"""
 
              WHERE (1 = 1) {ActiveCondition(query.Active)}
@@ -414,10 +493,10 @@ public abstract class RelationalStore : IIdentityStore, ISessionStore, IKeyRingS
             ("@identity", query.IdentityId.ToString()), ("@except", query.Except?.ToString() ?? ""),
             ("@now", UnixMicros.From(query.Now)), ("@limit", query.Limit), ("@offset", query.Offset),
         ];
-        await using var count = Command(connection, $"SELECT COUNT(*) FROM sessions s WHERE {filter}", parameters);
+        await using var count = Command(connection, $"SELECT COUNT(*) FROM {Sessions} WHERE {filter}", parameters);
         var total = (int)(long)(await count.ExecuteScalarAsync(ct))!;
         await using var command = Command(connection, $"""
-            SELECT {SessionColumns}, {JoinedIdentityColumns} ON i.id = s.identity_id
+            SELECT {SessionColumns}, {IdentitySelect} FROM {Sessions} LEFT JOIN identity_credentials c ON c.identity_id = s.identity_id
             WHERE {filter} ORDER BY s.created_at DESC, s.id ASC LIMIT @limit OFFSET @offset
             """, parameters);
         await using var reader = await command.ExecuteReaderAsync(ct);
@@ -444,6 +523,26 @@ public abstract class RelationalStore : IIdentityStore, ISessionStore, IKeyRingS
         await tx.CommitAsync(ct);
     }
 
+    public async Task<int> DeleteEndedSessionsAsync(int batchSize, CancellationToken ct = default)
+    {
+        await using var connection = await OpenAsync(ct);
+        await using var sessions = Command(connection, """
+            DELETE FROM sessions WHERE id IN (
+                SELECT s.id FROM identities i JOIN sessions s ON s.identity_id = i.id
+                WHERE i.deleted_at IS NOT NULL OR (i.sessions_deleted_up_to IS NOT NULL AND s.issued_at <= i.sessions_deleted_up_to)
+                LIMIT @batch)
+            """, ("@batch", batchSize));
+        var deleted = await sessions.ExecuteNonQueryAsync(ct);
+        if (deleted < batchSize)
+        {
+            // Tombstones whose sessions are all gone (a session issued meanwhile is impossible: the identity is deleted).
+            await using var tombstones = Command(connection,
+                "DELETE FROM identities WHERE deleted_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM sessions WHERE identity_id = identities.id)");
+            await tombstones.ExecuteNonQueryAsync(ct);
+        }
+        return deleted;
+    }
+
     public async Task<int> DeleteExpiredSessionsAsync(DateTimeOffset expiredBefore, int batchSize, CancellationToken ct = default)
     {
         await using var connection = await OpenAsync(ct);
@@ -456,7 +555,7 @@ public abstract class RelationalStore : IIdentityStore, ISessionStore, IKeyRingS
     public async Task<bool> RevokeSessionAsync(Guid sessionId, DateTimeOffset at, CancellationToken ct = default)
     {
         await using var connection = await OpenAsync(ct);
-        await using var command = Command(connection, "UPDATE sessions SET active = 0, updated_at = @at WHERE id = @id",
+        await using var command = Command(connection, $"UPDATE sessions SET active = 0, updated_at = @at WHERE id = @id AND {PresentByMark}",
             ("@id", sessionId.ToString()), ("@at", UnixMicros.From(at)));
         return await command.ExecuteNonQueryAsync(ct) > 0;
     }

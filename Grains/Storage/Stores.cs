@@ -13,8 +13,17 @@ public interface IIdentityStore
     /// </summary>
     Task<IdentityWriteOutcome> UpdateIdentityAsync(IdentityRecord identity, IdentityCredentials credentials, long expectedVersion, CancellationToken ct = default);
 
-    /// <summary>Deletes the identity, its credentials and its sessions; false when it does not exist.</summary>
-    Task<bool> DeleteIdentityAsync(Guid id, CancellationToken ct = default);
+    /// <summary>
+    /// Deletes the identity, its credentials and (for every read from then on) its sessions, in one write whatever
+    /// their number; false when it does not exist. The rows of its sessions go later (<see cref="ISessionStore.DeleteEndedSessionsAsync"/>).
+    /// </summary>
+    Task<bool> DeleteIdentityAsync(Guid id, DateTimeOffset at, CancellationToken ct = default);
+
+    /// <summary>
+    /// Writes the identity's revocation mark, and <paramref name="version"/>, if the stored identity still has
+    /// <paramref name="expectedVersion"/>: one row whatever the number of sessions. Nothing else of the identity changes.
+    /// </summary>
+    Task<IdentityWriteOutcome> UpdateSessionRevocationAsync(Guid id, SessionRevocation revocation, long version, long expectedVersion, CancellationToken ct = default);
 
     /// <summary>The identity, its available AAL derived from its credentials.</summary>
     Task<IdentityRecord?> FindIdentityAsync(Guid id, CancellationToken ct = default);
@@ -36,8 +45,17 @@ public interface ISessionStore
 
     Task<string?> FindLookupKeyAsync(Guid sessionId, CancellationToken ct = default);
 
-    /// <summary>Lookup keys of the identity's sessions that are neither revoked nor expired at <paramref name="now"/>.</summary>
-    Task<IReadOnlyList<string>> ListLiveLookupKeysAsync(Guid identityId, DateTimeOffset now, CancellationToken ct = default);
+    /// <summary>
+    /// How many of the identity's sessions but <paramref name="except"/> are stored active (not revoked, on their own
+    /// or by the identity's mark; expired ones count): what a revoke-all revokes.
+    /// </summary>
+    Task<int> CountRevocableSessionsAsync(Guid identityId, Guid? except, CancellationToken ct = default);
+
+    /// <summary>Whether the identity has any session (in any state).</summary>
+    Task<bool> HasSessionsAsync(Guid identityId, CancellationToken ct = default);
+
+    /// <summary>When the identity's latest session was issued, of all stored; null when none.</summary>
+    Task<DateTimeOffset?> LatestSessionIssuedAtAsync(Guid identityId, CancellationToken ct = default);
 
     /// <summary>Marks the session revoked; false when there is no such session.</summary>
     Task<bool> RevokeSessionAsync(Guid sessionId, DateTimeOffset at, CancellationToken ct = default);
@@ -51,12 +69,6 @@ public interface ISessionStore
     /// <summary>Writes an extension: expires_at and updated_at; false when there is no such session or it is revoked.</summary>
     Task<bool> UpdateSessionExpiryAsync(Guid sessionId, DateTimeOffset expiresAt, DateTimeOffset updatedAt, CancellationToken ct = default);
 
-    /// <summary>Revokes the identity's active sessions but <paramref name="except"/> in one statement; the lookup keys it revoked.</summary>
-    Task<IReadOnlyList<string>> RevokeIdentitySessionsAsync(Guid identityId, Guid? except, DateTimeOffset at, CancellationToken ct = default);
-
-    /// <summary>Deletes every session of the identity in one statement; the lookup keys it deleted.</summary>
-    Task<IReadOnlyList<string>> DeleteIdentitySessionsAsync(Guid identityId, CancellationToken ct = default);
-
     /// <summary>Keyset page of all sessions, newest first.</summary>
     Task<IReadOnlyList<SessionView>> ListSessionsAsync(SessionListQuery query, CancellationToken ct = default);
 
@@ -68,6 +80,12 @@ public interface ISessionStore
 
     /// <summary>Deletes up to <paramref name="batchSize"/> sessions that expired before <paramref name="expiredBefore"/>; how many.</summary>
     Task<int> DeleteExpiredSessionsAsync(DateTimeOffset expiredBefore, int batchSize, CancellationToken ct = default);
+
+    /// <summary>
+    /// Deletes up to <paramref name="batchSize"/> rows of sessions that no longer exist for any read (their identity
+    /// was deleted, or its mark deleted them), and the tombstones of deleted identities left with none; how many sessions.
+    /// </summary>
+    Task<int> DeleteEndedSessionsAsync(int batchSize, CancellationToken ct = default);
 }
 
 /// <summary>The cookie key ring (ASP.NET Core Data Protection XML elements), shared by every node.</summary>

@@ -86,7 +86,10 @@ public sealed class InterferingIdentityStore(IIdentityStore inner) : IIdentitySt
     public Task<IdentityWriteOutcome> InsertIdentityAsync(IdentityRecord identity, IdentityCredentials credentials, CancellationToken ct = default) =>
         inner.InsertIdentityAsync(identity, credentials, ct);
 
-    public Task<bool> DeleteIdentityAsync(Guid id, CancellationToken ct = default) => inner.DeleteIdentityAsync(id, ct);
+    public Task<bool> DeleteIdentityAsync(Guid id, DateTimeOffset at, CancellationToken ct = default) => inner.DeleteIdentityAsync(id, at, ct);
+
+    public Task<IdentityWriteOutcome> UpdateSessionRevocationAsync(Guid id, SessionRevocation revocation, long version, long expectedVersion, CancellationToken ct = default) =>
+        inner.UpdateSessionRevocationAsync(id, revocation, version, expectedVersion, ct);
 
     public Task<IdentityRecord?> FindIdentityAsync(Guid id, CancellationToken ct = default) => inner.FindIdentityAsync(id, ct);
 

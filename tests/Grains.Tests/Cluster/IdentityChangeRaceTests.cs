@@ -8,15 +8,17 @@ using static OrleansSessions.Tests.Infrastructure.SessionCluster;
 namespace OrleansSessions.Tests.Cluster;
 
 /// <summary>
-/// An identity change that reaches a session grain while it is loading its session from the store. The load is
-/// held at the store by a gate, so the change deterministically arrives in the middle of it; the change is sent
-/// straight to the session grain, as a message overtaken by the load's own read of the identity would be.
+/// An identity change that reaches a silo while one of its session grains is loading. The change travels as it
+/// does in production, to the silo's <see cref="IdentityStandings"/> through the grain service, sent from the other
+/// silo; the load is held at a gate (at the store, or where it reads the identity from the identity grain), so the
+/// change deterministically arrives in the middle of it, as a message overtaken by the load's own read would.
 /// </summary>
 public sealed class IdentityChangeRaceTests : IAsyncLifetime
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
 
     private readonly GatedSessionStore _gated = new();
+    private readonly WatchGate _watch = new();
     private SessionCluster _harness = null!;
 
     private IGrainFactory SiloA => _harness.Grains(0);
@@ -25,9 +27,18 @@ public sealed class IdentityChangeRaceTests : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        _harness = await StartAsync(silo => silo.Services.Replace(ServiceDescriptor.Singleton<ISessionStore>(_gated)));
+        _harness = await StartAsync(silo =>
+        {
+            silo.Services.Replace(ServiceDescriptor.Singleton<ISessionStore>(_gated));
+            silo.AddIncomingGrainCallFilter(_watch);
+        });
         _gated.Inner = _harness.Store;
     }
+
+    /// <summary>Tells silo <paramref name="silo"/>'s standings of <paramref name="identity"/> through the grain service, from the other silo.</summary>
+    private Task TellAsync(int silo, Guid identityId, IdentityRecord? identity) =>
+        _harness.Cluster.Silos[1 - silo].ServiceProvider.GetRequiredService<IIdentityStandingsClient>()
+            .On(_harness.Cluster.Silos[silo].SiloAddress).TellAsync(identityId, identity);
 
     public async Task DisposeAsync() => await _harness.DisposeAsync();
 
@@ -61,9 +72,9 @@ public sealed class IdentityChangeRaceTests : IAsyncLifetime
     [Fact]
     public async Task Deletion_told_during_the_load_wins()
     {
-        var (_, issued) = await SessionOutOfMemoryAsync();
+        var (identity, issued) = await SessionOutOfMemoryAsync();
 
-        var answer = await WhoamiWhileToldAsync(issued, null);
+        var answer = await WhoamiWhileToldAsync(issued, identity with { Version = identity.Version + 1 }, deleted: true);
 
         Assert.Equal(WhoamiOutcome.Unauthorized, answer.Outcome);
         Assert.Null(answer.Body);
@@ -79,14 +90,15 @@ public sealed class IdentityChangeRaceTests : IAsyncLifetime
         Assert.Equal(IdentityWriteOutcome.Written, updated.Outcome);
         var before = await AssertActiveAsync(issued, SiloA, SiloB);
 
-        await SiloB.GetGrain<ISessionGrain>(issued.LookupKey).IdentityChangedAsync(identity with { Traits = """{"email":"v1@example.test"}""" });
+        var host = _harness.SiloIndexOf(issued.LookupKey);
+        await TellAsync(host, identity.Id, identity with { Traits = """{"email":"v1@example.test"}""" });
 
         var after = await AssertActiveAsync(issued, SiloA, SiloB);
         Assert.Equal(before.Body, after.Body);
         Assert.Equal(updated.Identity!.Traits, TraitsOf(after));
 
         var newer = updated.Identity with { Version = updated.Identity.Version + 1, Traits = """{"email":"v3@example.test"}""" };
-        await SiloA.GetGrain<ISessionGrain>(issued.LookupKey).IdentityChangedAsync(newer);
+        await TellAsync(host, identity.Id, newer);
 
         Assert.Equal(newer.Traits, TraitsOf(await AssertActiveAsync(issued, SiloB, SiloA)));
     }
@@ -123,18 +135,44 @@ public sealed class IdentityChangeRaceTests : IAsyncLifetime
         return (identity, issued);
     }
 
-    /// <summary>Starts a whoami through silo A, holds its load at the store, tells the grain through silo B, then lets the load finish.</summary>
-    private async Task<WhoamiAnswer> WhoamiWhileToldAsync(IssuedSession issued, IdentityRecord? told)
+    /// <summary>
+    /// Starts a whoami through silo A, holds its load where it reads the identity from the identity grain, tells the
+    /// silo that hosts it <paramref name="told"/> (or, with <paramref name="deleted"/>, the deletion)
+    /// through silo B, then lets the load finish with the identity as the identity grain holds it.
+    /// </summary>
+    private async Task<WhoamiAnswer> WhoamiWhileToldAsync(IssuedSession issued, IdentityRecord told, bool deleted = false)
     {
-        var gate = _gated.Close(issued.LookupKey);
-        var whoami = WhoamiAsync(SiloA, issued);
+        var gate = _watch.Close(told.Id);
+        var whoami = OnSiloAsync(_harness.Cluster.Silos[0], grains => grains.GetGrain<ISessionGrain>(issued.LookupKey).WhoamiAsync(SessionChannel.Api, false));
         await gate.Entered.WaitAsync(Patience);
+        var host = _harness.SiloIndexOf(issued.LookupKey);
+        Assert.InRange(host, 0, 1);
 
-        await SiloB.GetGrain<ISessionGrain>(issued.LookupKey).IdentityChangedAsync(told);
+        await TellAsync(host, told.Id, deleted ? null : told);
         Assert.False(whoami.IsCompleted);
         gate.Open();
 
         return await whoami.WaitAsync(Patience);
+    }
+
+    /// <summary>Holds the next <see cref="IIdentityGrain.WatchAsync"/> of a closed identity (a session's load reading it) until the gate opens.</summary>
+    private sealed class WatchGate : IIncomingGrainCallFilter
+    {
+        private readonly ConcurrentDictionary<Guid, Gate> _gates = new();
+
+        public Gate Close(Guid identityId) => _gates[identityId] = new Gate();
+
+        public async Task Invoke(IIncomingGrainCallContext context)
+        {
+            if (context.InterfaceMethod?.Name == nameof(IIdentityGrain.WatchAsync)
+                && context.TargetId.TryGetGuidKey(out var identityId, out _)
+                && _gates.TryRemove(identityId, out var gate))
+            {
+                gate.SignalEntered();
+                await gate.Opened;
+            }
+            await context.Invoke();
+        }
     }
 
     /// <summary>A session store whose lookup of a closed key reads the row, then waits until the gate is opened.</summary>

@@ -62,8 +62,9 @@ public sealed class IdentityLifecycleTests(SessionClusterFixture fixture) : ICla
     }
 
     /// <summary>
-    /// Deleting the identity makes every one of its sessions unauthorized at once, and leaves no row of it in the
-    /// store: not the identity, its credentials or identifiers, nor any of its sessions (revoked and expired ones too).
+    /// Deleting the identity makes every one of its sessions unauthorized at once, and once the cleanup has run leaves
+    /// no row of it in the store: not the identity, its credentials or identifiers, nor any of its sessions (revoked
+    /// and expired ones too).
     /// </summary>
     [Fact]
     public async Task Deleted_identity_makes_every_session_unauthorized_and_leaves_no_rows()
@@ -83,6 +84,10 @@ public sealed class IdentityLifecycleTests(SessionClusterFixture fixture) : ICla
 
         foreach (var session in sessions)
             await AssertUnauthorizedAsync(session, SiloB, SiloA);
+        // One write, whatever the number of sessions: a tombstone whose session rows the cleanup removes.
+        Assert.Equal((1L, 0L, 0L, sessions.Length + 2L), await SqliteRows.RowsOfIdentityAsync(Harness.DatabasePath, identity.Id));
+        // (The cluster is shared by this class's tests: other deleted identities' rows may go in the same run.)
+        Assert.InRange(await SiloB.GetGrain<ISessionCleanupGrain>(0).RunAsync(), sessions.Length + 2, int.MaxValue);
         Assert.Equal((0L, 0L, 0L, 0L), await SqliteRows.RowsOfIdentityAsync(Harness.DatabasePath, identity.Id));
         foreach (var session in sessions.Append(revoked).Append(expired))
             Assert.Null(await Harness.Store.FindSessionByLookupKeyAsync(session.LookupKey));

@@ -8,7 +8,8 @@ using static OrleansSessions.Tests.Infrastructure.SessionCluster;
 namespace OrleansSessions.Tests.Cluster;
 
 /// <summary>
-/// Revoke-all and delete-all of an identity's sessions, done through one silo and seen through the other.
+/// Revoke-all and delete-all of an identity's sessions, done through one silo and seen through the other: each is
+/// one write of the identity's revocation mark, never a write per session, and reaches each silo once.
 /// The identity's sessions are spread over both silos, some held in memory and some evicted; another identity's
 /// sessions look on. Each test has a cluster of its own (its store counts calls and can hold a load at a gate).
 /// </summary>
@@ -29,6 +30,7 @@ public sealed class RevokeAllTests : IAsyncLifetime
         _harness = await StartAsync(silo =>
         {
             silo.Services.Replace(ServiceDescriptor.Singleton<ISessionStore>(_store));
+            silo.Services.Replace(ServiceDescriptor.Singleton<IIdentityStore>(_store));
             silo.AddIncomingGrainCallFilter(_started);
         });
         _store.Inner = _harness.Store;
@@ -57,7 +59,7 @@ public sealed class RevokeAllTests : IAsyncLifetime
         await EvictAsync(spread.Evicted.Concat(bystanders.Evicted));
         _store.ResetCounts();
 
-        var count = await SiloA.GetGrain<IIdentityGrain>(identity.Id).RevokeSessionsAsync(kept.Session.Id);
+        var count = await SiloA.GetGrain<IIdentityGrain>(identity.Id).RevokeSessionsAsync(kept.Session);
 
         var calls = _store.Snapshot();
         // Held ones first (through the silo that did not revoke), before anything else can reload them.
@@ -66,7 +68,13 @@ public sealed class RevokeAllTests : IAsyncLifetime
         foreach (var session in spread.All.Append(alreadyRevoked))
             await AssertUnauthorizedAsync(session, SiloB, SiloA);
         Assert.Equal(spread.All.Count, count);
-        Assert.Equal(new Dictionary<string, int> { [nameof(ISessionStore.RevokeIdentitySessionsAsync)] = 1 }, calls);
+        // One count and one write of the mark: nothing per session.
+        Assert.Equal(new Dictionary<string, int>
+        {
+            [nameof(ISessionStore.CountRevocableSessionsAsync)] = 1,
+            [nameof(IIdentityStore.UpdateSessionRevocationAsync)] = 1,
+        }, calls);
+        Assert.Equal(1, await RevokedRowsAsync(identity.Id)); // alreadyRevoked's own; no session row was written
         await AssertActiveAsync(kept, SiloB, SiloA);
         foreach (var session in bystanders.All)
             await AssertActiveAsync(session, SiloB, SiloA);
@@ -74,12 +82,12 @@ public sealed class RevokeAllTests : IAsyncLifetime
             Assert.True((await SiloB.GetGrain<ISessionGrain>(session.LookupKey).GetAsync())!.Session.Revoked);
         Assert.False((await SiloB.GetGrain<ISessionGrain>(kept.LookupKey).GetAsync())!.Session.Revoked);
 
-        // The store: only the excepted session of the identity is active; all of the other identity's are.
+        // The store, as every read sees it: only the excepted session of the identity is active; all of the other identity's are.
         Assert.Equal([kept.Session.Id.ToString()], await ActiveRowsAsync(identity.Id));
         Assert.Equal(bystanders.All.Select(s => s.Session.Id.ToString()).Order(), (await ActiveRowsAsync(other.Id)).Order());
 
         // Again: nothing is left to revoke but the excepted one, which a revoke without exception takes.
-        Assert.Equal(0, await SiloB.GetGrain<IIdentityGrain>(identity.Id).RevokeSessionsAsync(kept.Session.Id));
+        Assert.Equal(0, await SiloB.GetGrain<IIdentityGrain>(identity.Id).RevokeSessionsAsync(kept.Session));
         Assert.Equal(1, await SiloB.GetGrain<IIdentityGrain>(identity.Id).RevokeSessionsAsync(null));
         await AssertUnauthorizedAsync(kept, SiloA, SiloB);
         Assert.Empty(await ActiveRowsAsync(identity.Id));
@@ -131,9 +139,9 @@ public sealed class RevokeAllTests : IAsyncLifetime
         var get = grain.GetAsync();
         await getStarted.WaitAsync(Patience);
 
-        var count = await SiloB.GetGrain<IIdentityGrain>(identity.Id).DeleteSessionsAsync().WaitAsync(Patience);
+        var deleted = await SiloB.GetGrain<IIdentityGrain>(identity.Id).DeleteSessionsAsync().WaitAsync(Patience);
 
-        Assert.Equal(1, count);
+        Assert.True(deleted);
         Assert.False(whoami.IsCompleted);
         Assert.False(get.IsCompleted);
         gate.Open();
@@ -146,9 +154,9 @@ public sealed class RevokeAllTests : IAsyncLifetime
     }
 
     /// <summary>
-    /// DeleteSessionsAsync through silo B: every session of the identity (revoked ones too) is deleted in one
-    /// statement, answers Unauthorized and GetAsync null through both silos; the count is how many rows it
-    /// deleted; a second call deletes nothing and returns 0; the other identity is untouched.
+    /// DeleteSessionsAsync through silo B: every session of the identity (revoked ones too) is gone after one write
+    /// of the mark, answers Unauthorized and GetAsync null through both silos; the rows go with the cleanup; a
+    /// second call finds nothing and answers false; the other identity is untouched.
     /// </summary>
     [Fact]
     public async Task Delete_all_removes_every_row_and_every_session_answers_unauthorized_through_both_silos()
@@ -162,14 +170,18 @@ public sealed class RevokeAllTests : IAsyncLifetime
         var sessions = spread.All.Append(revoked).ToList();
         _store.ResetCounts();
 
-        var count = await SiloB.GetGrain<IIdentityGrain>(identity.Id).DeleteSessionsAsync();
+        Assert.True(await SiloB.GetGrain<IIdentityGrain>(identity.Id).DeleteSessionsAsync());
 
-        // One statement, and no session read or written on its own during the call.
-        Assert.Equal(new Dictionary<string, int> { [nameof(ISessionStore.DeleteIdentitySessionsAsync)] = 1 }, _store.Snapshot());
+        // One check and one write of the mark, and no session read or written on its own during the call.
+        Assert.Equal(new Dictionary<string, int>
+        {
+            [nameof(ISessionStore.HasSessionsAsync)] = 1,
+            [nameof(IIdentityStore.UpdateSessionRevocationAsync)] = 1,
+        }, _store.Snapshot());
         foreach (var session in spread.Held)
             await AssertUnauthorizedAsync(session, SiloA);
-        Assert.Equal(sessions.Count, count);
-        Assert.Equal(0, (await SqliteRows.RowsOfIdentityAsync(_harness.DatabasePath, identity.Id)).Sessions);
+        // The rows stay until the cleanup, which no read waits for.
+        Assert.Equal(sessions.Count, (await SqliteRows.RowsOfIdentityAsync(_harness.DatabasePath, identity.Id)).Sessions);
         foreach (var session in sessions)
         {
             await AssertUnauthorizedAsync(session, SiloA, SiloB);
@@ -180,7 +192,9 @@ public sealed class RevokeAllTests : IAsyncLifetime
         // The identity itself stays.
         Assert.NotNull(await SiloA.GetGrain<IIdentityGrain>(identity.Id).GetAsync());
 
-        Assert.Equal(0, await SiloA.GetGrain<IIdentityGrain>(identity.Id).DeleteSessionsAsync());
+        Assert.False(await SiloA.GetGrain<IIdentityGrain>(identity.Id).DeleteSessionsAsync());
+        Assert.Equal(sessions.Count, await SiloA.GetGrain<ISessionCleanupGrain>(0).RunAsync());
+        Assert.Equal(0, (await SqliteRows.RowsOfIdentityAsync(_harness.DatabasePath, identity.Id)).Sessions);
         Assert.Equal(bystanders.All.Count, (await SqliteRows.RowsOfIdentityAsync(_harness.DatabasePath, other.Id)).Sessions);
         foreach (var session in bystanders.All)
             await AssertActiveAsync(session, SiloA, SiloB);
@@ -224,7 +238,18 @@ public sealed class RevokeAllTests : IAsyncLifetime
         }
     }
 
-    private Task<List<string>> ActiveRowsAsync(Guid identityId) =>
-        SqliteRows.ColumnAsync(_harness.DatabasePath, "SELECT id FROM sessions WHERE identity_id = $id AND active = 1 ORDER BY id",
-            ("$id", identityId.ToString()));
+    /// <summary>The identity's active sessions as the store reads them (the revocation mark applied).</summary>
+    private async Task<List<string>> ActiveRowsAsync(Guid identityId)
+    {
+        var page = await _harness.Store.ListIdentitySessionsAsync(new IdentitySessionsQuery
+        {
+            IdentityId = identityId, Offset = 0, Limit = 100, Active = ActiveFilter.Active, Now = _harness.Clock.GetUtcNow(),
+        });
+        return [.. page.Sessions.Select(v => v.Session.Id.ToString()).Order()];
+    }
+
+    /// <summary>Rows of the identity's sessions written revoked on their own (<c>active = 0</c>).</summary>
+    private async Task<int> RevokedRowsAsync(Guid identityId) =>
+        (await SqliteRows.ColumnAsync(_harness.DatabasePath, "SELECT id FROM sessions WHERE identity_id = $id AND active = 0",
+            ("$id", identityId.ToString()))).Count;
 }

@@ -131,7 +131,7 @@ public sealed class SteadyStateTests : IAsyncLifetime
     }
 
     /// <summary>Counts the reads that reach the real store; every other member delegates to it.</summary>
-    private sealed class CountingStore : DelegatingSessionStore, IIdentityStore
+    private sealed class CountingStore : DelegatingSessionStore
     {
         private int _sessionReads;
         private int _lookupReads;
@@ -143,8 +143,6 @@ public sealed class SteadyStateTests : IAsyncLifetime
 
         /// <summary>Reads of a session by its lookup key: what a session grain does to load.</summary>
         public int LookupReads => Volatile.Read(ref _lookupReads);
-
-        private IIdentityStore Identities => (IIdentityStore)Inner;
 
         private T SessionRead<T>(T read)
         {
@@ -167,27 +165,25 @@ public sealed class SteadyStateTests : IAsyncLifetime
         public override Task<string?> FindLookupKeyAsync(Guid sessionId, CancellationToken ct = default) =>
             SessionRead(base.FindLookupKeyAsync(sessionId, ct));
 
-        public override Task<IReadOnlyList<string>> ListLiveLookupKeysAsync(Guid identityId, DateTimeOffset now, CancellationToken ct = default) =>
-            SessionRead(base.ListLiveLookupKeysAsync(identityId, now, ct));
+        public override Task<int> CountRevocableSessionsAsync(Guid identityId, Guid? except, CancellationToken ct = default) =>
+            SessionRead(base.CountRevocableSessionsAsync(identityId, except, ct));
 
-        public Task<IdentityWriteOutcome> InsertIdentityAsync(IdentityRecord identity, IdentityCredentials credentials, CancellationToken ct = default) =>
-            Identities.InsertIdentityAsync(identity, credentials, ct);
+        public override Task<bool> HasSessionsAsync(Guid identityId, CancellationToken ct = default) =>
+            SessionRead(base.HasSessionsAsync(identityId, ct));
 
-        public Task<IdentityWriteOutcome> UpdateIdentityAsync(IdentityRecord identity, IdentityCredentials credentials, long expectedVersion, CancellationToken ct = default) =>
-            Identities.UpdateIdentityAsync(identity, credentials, expectedVersion, ct);
+        public override Task<DateTimeOffset?> LatestSessionIssuedAtAsync(Guid identityId, CancellationToken ct = default) =>
+            SessionRead(base.LatestSessionIssuedAtAsync(identityId, ct));
 
-        public Task<bool> DeleteIdentityAsync(Guid id, CancellationToken ct = default) => Identities.DeleteIdentityAsync(id, ct);
+        public override Task<IdentityRecord?> FindIdentityAsync(Guid id, CancellationToken ct = default) =>
+            IdentityRead(base.FindIdentityAsync(id, ct));
 
-        public Task<IdentityRecord?> FindIdentityAsync(Guid id, CancellationToken ct = default) =>
-            IdentityRead(Identities.FindIdentityAsync(id, ct));
+        public override Task<IdentityCredentials?> FindCredentialsAsync(Guid id, CancellationToken ct = default) =>
+            IdentityRead(base.FindCredentialsAsync(id, ct));
 
-        public Task<IdentityCredentials?> FindCredentialsAsync(Guid id, CancellationToken ct = default) =>
-            IdentityRead(Identities.FindCredentialsAsync(id, ct));
+        public override Task<Guid?> FindIdentityIdByIdentifierAsync(string identifier, CancellationToken ct = default) =>
+            IdentityRead(base.FindIdentityIdByIdentifierAsync(identifier, ct));
 
-        public Task<Guid?> FindIdentityIdByIdentifierAsync(string identifier, CancellationToken ct = default) =>
-            IdentityRead(Identities.FindIdentityIdByIdentifierAsync(identifier, ct));
-
-        public Task<IReadOnlyList<IdentityRecord>> ListIdentitiesAsync(int pageSize, Guid? after, CancellationToken ct = default) =>
-            IdentityRead(Identities.ListIdentitiesAsync(pageSize, after, ct));
+        public override Task<IReadOnlyList<IdentityRecord>> ListIdentitiesAsync(int pageSize, Guid? after, CancellationToken ct = default) =>
+            IdentityRead(base.ListIdentitiesAsync(pageSize, after, ct));
     }
 }

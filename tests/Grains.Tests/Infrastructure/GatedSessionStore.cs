@@ -5,7 +5,7 @@ namespace OrleansSessions.Tests.Infrastructure;
 /// <summary>
 /// A session store in front of the real one whose session writes can be held at a gate, before the statement runs
 /// or after it has run (written in the store, its caller not yet resumed), one call at a time: the way to put a
-/// revoke, a revoke-all or a tell exactly between two steps of another operation.
+/// revoke, a revoke-all (the identity's mark) or an identity deletion exactly between two steps of another operation.
 /// </summary>
 public sealed class GatedSessionStore : DelegatingSessionStore
 {
@@ -26,11 +26,12 @@ public sealed class GatedSessionStore : DelegatingSessionStore
     public override Task<bool> RevokeSessionAsync(Guid sessionId, DateTimeOffset at, CancellationToken ct = default) =>
         GatedAsync(nameof(RevokeSessionAsync), () => Inner.RevokeSessionAsync(sessionId, at, ct));
 
-    public override Task<IReadOnlyList<string>> RevokeIdentitySessionsAsync(Guid identityId, Guid? except, DateTimeOffset at, CancellationToken ct = default) =>
-        GatedAsync(nameof(RevokeIdentitySessionsAsync), () => Inner.RevokeIdentitySessionsAsync(identityId, except, at, ct));
+    /// <summary>A revoke-all or delete-all: the identity's revocation mark (register this store as the identity store too).</summary>
+    public override Task<IdentityWriteOutcome> UpdateSessionRevocationAsync(Guid id, SessionRevocation revocation, long version, long expectedVersion, CancellationToken ct = default) =>
+        GatedAsync(nameof(UpdateSessionRevocationAsync), () => base.UpdateSessionRevocationAsync(id, revocation, version, expectedVersion, ct));
 
-    public override Task<IReadOnlyList<string>> DeleteIdentitySessionsAsync(Guid identityId, CancellationToken ct = default) =>
-        GatedAsync(nameof(DeleteIdentitySessionsAsync), () => Inner.DeleteIdentitySessionsAsync(identityId, ct));
+    public override Task<bool> DeleteIdentityAsync(Guid id, DateTimeOffset at, CancellationToken ct = default) =>
+        GatedAsync(nameof(DeleteIdentityAsync), () => base.DeleteIdentityAsync(id, at, ct));
 
     private async Task<T> GatedAsync<T>(string member, Func<Task<T>> write)
     {

@@ -16,7 +16,7 @@ public sealed class RecordingSessionStore : DelegatingSessionStore
     private int _cleanupsInFlight;
     private int _maxCleanupsInFlight;
 
-    /// <summary>How many times <paramref name="member"/> (e.g. <c>nameof(ISessionStore.RevokeIdentitySessionsAsync)</c>) was called.</summary>
+    /// <summary>How many times <paramref name="member"/> (e.g. <c>nameof(ISessionStore.RevokeSessionAsync)</c>) was called.</summary>
     public int Calls(string member) => _calls.TryGetValue(member, out var n) ? n : 0;
 
     /// <summary>Every member called so far, with its count.</summary>
@@ -81,10 +81,22 @@ public sealed class RecordingSessionStore : DelegatingSessionStore
         return Inner.FindLookupKeyAsync(sessionId, ct);
     }
 
-    public override Task<IReadOnlyList<string>> ListLiveLookupKeysAsync(Guid identityId, DateTimeOffset now, CancellationToken ct = default)
+    public override Task<int> CountRevocableSessionsAsync(Guid identityId, Guid? except, CancellationToken ct = default)
     {
-        Count(nameof(ListLiveLookupKeysAsync));
-        return Inner.ListLiveLookupKeysAsync(identityId, now, ct);
+        Count(nameof(CountRevocableSessionsAsync));
+        return Inner.CountRevocableSessionsAsync(identityId, except, ct);
+    }
+
+    public override Task<bool> HasSessionsAsync(Guid identityId, CancellationToken ct = default)
+    {
+        Count(nameof(HasSessionsAsync));
+        return Inner.HasSessionsAsync(identityId, ct);
+    }
+
+    public override Task<DateTimeOffset?> LatestSessionIssuedAtAsync(Guid identityId, CancellationToken ct = default)
+    {
+        Count(nameof(LatestSessionIssuedAtAsync));
+        return Inner.LatestSessionIssuedAtAsync(identityId, ct);
     }
 
     public override Task<bool> RevokeSessionAsync(Guid sessionId, DateTimeOffset at, CancellationToken ct = default)
@@ -105,22 +117,16 @@ public sealed class RecordingSessionStore : DelegatingSessionStore
         return Inner.UpdateSessionExpiryAsync(sessionId, expiresAt, updatedAt, ct);
     }
 
-    /// <summary>How long the last <see cref="RevokeIdentitySessionsAsync"/> took in the real store.</summary>
+    /// <summary>How long the last revocation mark write (revoke-all, delete-all) took in the real store.</summary>
     public TimeSpan LastRevokeAllDuration { get; private set; }
 
-    public override async Task<IReadOnlyList<string>> RevokeIdentitySessionsAsync(Guid identityId, Guid? except, DateTimeOffset at, CancellationToken ct = default)
+    public override async Task<IdentityWriteOutcome> UpdateSessionRevocationAsync(Guid id, SessionRevocation revocation, long version, long expectedVersion, CancellationToken ct = default)
     {
-        Count(nameof(RevokeIdentitySessionsAsync));
+        Count(nameof(UpdateSessionRevocationAsync));
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
-        var revoked = await Inner.RevokeIdentitySessionsAsync(identityId, except, at, ct);
+        var outcome = await base.UpdateSessionRevocationAsync(id, revocation, version, expectedVersion, ct);
         LastRevokeAllDuration = System.Diagnostics.Stopwatch.GetElapsedTime(started);
-        return revoked;
-    }
-
-    public override Task<IReadOnlyList<string>> DeleteIdentitySessionsAsync(Guid identityId, CancellationToken ct = default)
-    {
-        Count(nameof(DeleteIdentitySessionsAsync));
-        return Inner.DeleteIdentitySessionsAsync(identityId, ct);
+        return outcome;
     }
 
     public override Task<IReadOnlyList<SessionView>> ListSessionsAsync(SessionListQuery query, CancellationToken ct = default)

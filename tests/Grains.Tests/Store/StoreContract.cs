@@ -374,9 +374,12 @@ public abstract class StoreContract<TStore> : IAsyncLifetime
         Assert.Equal((0L, 0L, 0L, 0L), await RowsOfIdentityAsync(identity.Id));
     }
 
-    /// <summary>Deleting an identity takes its credentials, identifiers and sessions with it, and nothing of anyone else's.</summary>
+    /// <summary>
+    /// Deleting an identity takes its credentials and identifiers at once and its sessions for every read, in one
+    /// write whatever their number; the cleanup removes the session rows and the tombstone; nothing of anyone else's goes.
+    /// </summary>
     [Fact]
-    public async Task Delete_identity_cascades_to_sessions_and_credentials()
+    public async Task Delete_identity_takes_its_sessions_and_credentials()
     {
         var doomed = NewIdentity();
         var other = NewIdentity();
@@ -389,10 +392,13 @@ public abstract class StoreContract<TStore> : IAsyncLifetime
         await _store.InsertSessionAsync(kept);
         Assert.Equal((1L, 1L, 1L, 2L), await RowsOfIdentityAsync(doomed.Id));
 
-        Assert.True(await _store.DeleteIdentityAsync(doomed.Id));
+        Assert.True(await _store.DeleteIdentityAsync(doomed.Id, T0.AddHours(1)));
 
-        Assert.Equal((0L, 0L, 0L, 0L), await RowsOfIdentityAsync(doomed.Id));
+        Assert.Equal((1L, 0L, 0L, 2L), await RowsOfIdentityAsync(doomed.Id)); // the tombstone and the session rows stay for the cleanup
         Assert.Null(await _store.FindIdentityAsync(doomed.Id));
+        Assert.DoesNotContain(await _store.ListIdentitiesAsync(100, null), i => i.Id == doomed.Id);
+        Assert.False(await _store.HasSessionsAsync(doomed.Id));
+        Assert.Equal(IdentityWriteOutcome.NotFound, await _store.UpdateIdentityAsync(doomed with { Version = 2 }, NoCredentials, doomed.Version));
         Assert.Null(await _store.FindCredentialsAsync(doomed.Id));
         Assert.Null(await _store.FindIdentityIdByIdentifierAsync("d@example.test"));
         foreach (var session in sessions)
@@ -400,39 +406,18 @@ public abstract class StoreContract<TStore> : IAsyncLifetime
             Assert.Null(await _store.FindSessionByLookupKeyAsync(session.LookupKey));
             Assert.Null(await _store.FindLookupKeyAsync(session.Id));
         }
-        Assert.False(await _store.DeleteIdentityAsync(doomed.Id));
-        Assert.False(await _store.DeleteIdentityAsync(Guid.NewGuid()));
+        Assert.False(await _store.DeleteIdentityAsync(doomed.Id, T0.AddHours(2)));
+        Assert.False(await _store.DeleteIdentityAsync(Guid.NewGuid(), T0.AddHours(2)));
+        // Its identifier is free again at once.
+        Assert.Equal(IdentityWriteOutcome.Written, await _store.InsertIdentityAsync(NewIdentity(), new IdentityCredentials { Identifiers = ["d@example.test"] }));
+
+        Assert.Equal(1, await _store.DeleteEndedSessionsAsync(batchSize: 1));
+        Assert.Equal(1, await _store.DeleteEndedSessionsAsync(batchSize: 1));
+        Assert.Equal(0, await _store.DeleteEndedSessionsAsync(batchSize: 1));
+
+        Assert.Equal((0L, 0L, 0L, 0L), await RowsOfIdentityAsync(doomed.Id));
         Assert.Equal((1L, 1L, 1L, 1L), await RowsOfIdentityAsync(other.Id));
         Cluster.SessionClusterTests.AssertSameSession(kept, (await _store.FindSessionByLookupKeyAsync(kept.LookupKey))!);
-    }
-
-    /// <summary>Live lookup keys are the identity's sessions that are neither revoked nor expired (expires_at == now is expired).</summary>
-    [Fact]
-    public async Task ListLiveLookupKeys_excludes_revoked_and_expired_sessions()
-    {
-        var identity = NewIdentity();
-        var other = NewIdentity();
-        Assert.Equal(IdentityWriteOutcome.Written, await _store.InsertIdentityAsync(identity, NoCredentials));
-        Assert.Equal(IdentityWriteOutcome.Written, await _store.InsertIdentityAsync(other, NoCredentials));
-        var now = T0.AddHours(5).AddTicks(120);
-        var live = NewSession(identity.Id, SessionChannel.Api) with { ExpiresAt = now.AddTicks(10) };
-        var liveBrowser = NewSession(identity.Id, SessionChannel.Browser);
-        var revoked = NewSession(identity.Id, SessionChannel.Api) with { Revoked = true };
-        var revokedLater = NewSession(identity.Id, SessionChannel.Api);
-        var expired = NewSession(identity.Id, SessionChannel.Api) with { ExpiresAt = now.AddTicks(-10) };
-        var expiringNow = NewSession(identity.Id, SessionChannel.Api) with { ExpiresAt = now };
-        var someoneElses = NewSession(other.Id, SessionChannel.Api);
-        foreach (var session in new[] { live, liveBrowser, revoked, revokedLater, expired, expiringNow, someoneElses })
-            await _store.InsertSessionAsync(session);
-        Assert.True(await _store.RevokeSessionAsync(revokedLater.Id, now));
-
-        var keys = await _store.ListLiveLookupKeysAsync(identity.Id, now);
-
-        Assert.Equal(new[] { live.LookupKey, liveBrowser.LookupKey }.Order(StringComparer.Ordinal), keys.Order(StringComparer.Ordinal));
-        Assert.Equal(new[] { someoneElses.LookupKey }, await _store.ListLiveLookupKeysAsync(other.Id, now));
-        Assert.Empty(await _store.ListLiveLookupKeysAsync(Guid.NewGuid(), now));
-        // Once the clock passes the last expiry nothing is live.
-        Assert.Equal(new[] { liveBrowser.LookupKey }, await _store.ListLiveLookupKeysAsync(identity.Id, now.AddTicks(10)));
     }
 
     /// <summary>A re-authentication writes the AAL, methods, authenticated_at, expires_at and updated_at, and nothing else.</summary>
@@ -546,9 +531,13 @@ public abstract class StoreContract<TStore> : IAsyncLifetime
         Assert.Equal(id, await store.FindIdentityIdByIdentifierAsync("v1@example.test"));
     }
 
-    /// <summary>Revoke-all revokes the active sessions but the excepted one and answers their keys; delete-all answers every key.</summary>
+    /// <summary>
+    /// An identity's revocation mark is one row, and every read follows it: sessions issued up to it (but the
+    /// excepted one) read revoked, in lookups and listings; a later session is untouched; an extend of a revoked one
+    /// writes nothing; a delete-all mark takes its sessions out of every read, and the cleanup removes their rows.
+    /// </summary>
     [Fact]
-    public async Task Revoke_and_delete_of_all_identity_sessions_answer_the_keys_they_touched()
+    public async Task Revocation_marks_revoke_and_delete_sessions_for_every_read()
     {
         var identity = NewIdentity();
         var other = NewIdentity();
@@ -560,21 +549,57 @@ public abstract class StoreContract<TStore> : IAsyncLifetime
         var foreign = NewSession(other.Id, SessionChannel.Api);
         foreach (var session in new[] { kept, revoked, already, foreign })
             await Store.InsertSessionAsync(session);
-        var at = T0.AddHours(1).AddTicks(70);
+        var upTo = T0.AddHours(1);
+        var now = T0.AddHours(2);
+        Assert.Equal(1, await Store.CountRevocableSessionsAsync(identity.Id, except: kept.Id)); // not the one revoked already
 
-        Assert.Equal([revoked.LookupKey], await Store.RevokeIdentitySessionsAsync(identity.Id, kept.Id, at));
-        var read = await Store.FindSessionByLookupKeyAsync(revoked.LookupKey);
-        Assert.True(read!.Revoked);
-        Assert.Equal(at, read.UpdatedAt);
+        var mark = SessionRevocation.None.RevokingUpTo(upTo, except: kept);
+        Assert.Equal(IdentityWriteOutcome.Conflict, await Store.UpdateSessionRevocationAsync(identity.Id, mark, version: 3, expectedVersion: 2));
+        Assert.Equal(IdentityWriteOutcome.NotFound, await Store.UpdateSessionRevocationAsync(Guid.NewGuid(), mark, version: 2, expectedVersion: 1));
+        Assert.Equal(IdentityWriteOutcome.Written, await Store.UpdateSessionRevocationAsync(identity.Id, mark, version: 2, expectedVersion: identity.Version));
+
+        var held = (await Store.FindIdentityAsync(identity.Id))!;
+        Assert.Equal(mark, held.Sessions);
+        Assert.Equal(2, held.Version);
+        Assert.Equal(identity.UpdatedAt, held.UpdatedAt);
+        Assert.True((await Store.FindSessionByLookupKeyAsync(revoked.LookupKey))!.Revoked);
+        Assert.True((await Store.FindSessionByLookupKeyAsync(already.LookupKey))!.Revoked);
         Assert.False((await Store.FindSessionByLookupKeyAsync(kept.LookupKey))!.Revoked);
-        Assert.Equal([kept.LookupKey], await Store.RevokeIdentitySessionsAsync(identity.Id, null, at));
-        Assert.Empty(await Store.RevokeIdentitySessionsAsync(identity.Id, null, at));
-
-        Assert.Equal(new[] { kept.LookupKey, revoked.LookupKey, already.LookupKey }.Order(StringComparer.Ordinal),
-            (await Store.DeleteIdentitySessionsAsync(identity.Id)).Order(StringComparer.Ordinal));
-        Assert.Null(await Store.FindSessionByLookupKeyAsync(kept.LookupKey));
         Assert.False((await Store.FindSessionByLookupKeyAsync(foreign.LookupKey))!.Revoked);
-        Assert.Empty(await Store.DeleteIdentitySessionsAsync(identity.Id));
+        var active = await Store.ListIdentitySessionsAsync(new IdentitySessionsQuery { IdentityId = identity.Id, Offset = 0, Limit = 10, Active = ActiveFilter.Active, Now = now });
+        Assert.Equal(1, active.Total);
+        Assert.Equal([kept.Id], active.Sessions.Select(v => v.Session.Id));
+        var inactive = await Store.ListIdentitySessionsAsync(new IdentitySessionsQuery { IdentityId = identity.Id, Offset = 0, Limit = 10, Active = ActiveFilter.Inactive, Now = now });
+        Assert.Equal(2, inactive.Total);
+        Assert.All(inactive.Sessions, v => Assert.True(v.Session.Revoked));
+        Assert.Contains((await Store.ListSessionsAsync(new SessionListQuery { PageSize = 10, Active = ActiveFilter.Inactive, Now = now })), v => v.Session.Id == revoked.Id);
+        Assert.False(await Store.UpdateSessionExpiryAsync(revoked.Id, T0.AddDays(3), now));
+        Assert.False(await Store.UpdateSessionAuthenticationAsync(revoked with { ExpiresAt = T0.AddDays(3) }));
+        Assert.True(await Store.UpdateSessionExpiryAsync(kept.Id, T0.AddDays(3), now));
+        Assert.Equal(0, await Store.CountRevocableSessionsAsync(identity.Id, except: kept.Id));
+
+        var later = NewSession(identity.Id, SessionChannel.Api) with { IssuedAt = upTo.AddTicks(10), CreatedAt = upTo.AddTicks(10) };
+        await Store.InsertSessionAsync(later);
+        Assert.False((await Store.FindSessionByLookupKeyAsync(later.LookupKey))!.Revoked);
+        Assert.Equal(later.CreatedAt, await Store.LatestSessionIssuedAtAsync(identity.Id));
+        Assert.Null(await Store.LatestSessionIssuedAtAsync(Guid.NewGuid()));
+
+        var deleted = mark.DeletingUpTo(upTo);
+        Assert.Equal(IdentityWriteOutcome.Written, await Store.UpdateSessionRevocationAsync(identity.Id, deleted, version: 3, expectedVersion: 2));
+        foreach (var gone in new[] { kept, revoked, already })
+        {
+            Assert.Null(await Store.FindSessionByLookupKeyAsync(gone.LookupKey));
+            Assert.Null(await Store.FindLookupKeyAsync(gone.Id));
+            Assert.False(await Store.RevokeSessionAsync(gone.Id, now));
+        }
+        Assert.Equal(later.LookupKey, await Store.FindLookupKeyAsync(later.Id));
+        Assert.True(await Store.HasSessionsAsync(identity.Id));
+        Assert.Equal(1, (await Store.ListIdentitySessionsAsync(new IdentitySessionsQuery { IdentityId = identity.Id, Offset = 0, Limit = 10, Now = now })).Total);
+
+        Assert.Equal(3, await Store.DeleteEndedSessionsAsync(batchSize: 100));
+        Assert.Equal(later.LookupKey, await Store.FindLookupKeyAsync(later.Id));
+        Assert.False((await Store.FindSessionByLookupKeyAsync(foreign.LookupKey))!.Revoked);
+        Assert.False(await Store.HasSessionsAsync(Guid.NewGuid()));
     }
 
     /// <summary>An extension writes expires_at and updated_at; an unknown session answers false.</summary>

@@ -81,85 +81,127 @@ public sealed class HeldSessionTests
         Assert.Equal(SessionVerdict.Active, held.Judge(SessionChannel.Browser, T0, requireHighestAal: false));
     }
 
+    private static IdentityRecord Marked(long version, SessionRevocation mark) => Identity with { Version = version, Sessions = mark };
+
     [Fact]
-    public void An_identity_change_told_while_loading_wins_over_the_older_copy_the_load_read()
+    public void A_newer_identity_is_held_and_an_older_one_is_ignored()
+    {
+        var held = Started();
+
+        Assert.True(held.IdentityChanged(Disabled(version: 4)));
+        Assert.Equal(SessionVerdict.Refused, held.Judge(SessionChannel.Browser, T0, requireHighestAal: false));
+
+        held.IdentityChanged(Identity with { Version = 2 });
+        Assert.Equal(4, held.Identity!.Version);
+        Assert.False(held.IsActiveAt(T0));
+    }
+
+    [Fact]
+    public void A_change_for_nothing_held_is_not_applied()
     {
         var held = new HeldSession();
 
         Assert.False(held.IdentityChanged(Disabled(version: 4)));
-        held.Load(Session, Identity);
+        Assert.Null(held.Session);
+    }
 
-        Assert.Equal(4, held.Identity!.Version);
+    [Fact]
+    public void A_deleted_identity_leaves_nothing_held()
+    {
+        var held = Started();
+
+        held.IdentityChanged(null);
+
+        Assert.Null(held.Session);
+        Assert.Equal(SessionVerdict.Unknown, held.Judge(SessionChannel.Browser, T0, requireHighestAal: false));
+    }
+
+    [Fact]
+    public void A_load_with_the_identity_deleted_holds_nothing()
+    {
+        var held = new HeldSession();
+
+        held.Load(Session, identity: null);
+
+        Assert.Null(held.Session);
+    }
+
+    [Fact]
+    public void A_revocation_mark_up_to_the_issuance_revokes_the_session()
+    {
+        var held = Started();
+
+        held.IdentityChanged(Marked(4, SessionRevocation.None.RevokingUpTo(Session.IssuedAt, except: null)));
+
+        Assert.True(held.IsRevoked);
         Assert.Equal(SessionVerdict.Refused, held.Judge(SessionChannel.Browser, T0, requireHighestAal: false));
     }
 
     [Fact]
-    public void An_older_identity_told_while_loading_loses_to_the_newer_copy_the_load_read()
+    public void A_revocation_mark_before_the_issuance_leaves_the_session_active()
     {
-        var held = new HeldSession();
+        var held = Started();
 
-        held.IdentityChanged(Disabled(version: 2));
-        held.Load(Session, Identity);
+        held.IdentityChanged(Marked(4, SessionRevocation.None.RevokingUpTo(Session.IssuedAt.AddTicks(-10), except: null)));
 
-        Assert.Equal(3, held.Identity!.Version);
+        Assert.False(held.IsRevoked);
         Assert.Equal(SessionVerdict.Active, held.Judge(SessionChannel.Browser, T0, requireHighestAal: false));
     }
 
     [Fact]
-    public void An_older_identity_told_to_a_held_session_is_ignored()
+    public void The_session_a_mark_excepts_stays_active()
     {
         var held = Started();
 
-        Assert.True(held.IdentityChanged(Disabled(version: 2)));
+        held.IdentityChanged(Marked(4, SessionRevocation.None.RevokingUpTo(T0.AddMinutes(5), except: Session)));
 
-        Assert.Equal(3, held.Identity!.Version);
-        Assert.True(held.IsActiveAt(T0));
+        Assert.Equal(SessionVerdict.Active, held.Judge(SessionChannel.Browser, T0, requireHighestAal: false));
     }
 
     [Fact]
-    public void A_deletion_told_while_loading_wins_over_any_version()
+    public void A_later_mark_does_not_bring_back_a_session_an_earlier_one_revoked()
     {
-        var held = new HeldSession();
+        var first = SessionRevocation.None.RevokingUpTo(T0.AddMinutes(5), except: null);
 
-        held.IdentityChanged(null);
-        held.IdentityChanged(Identity with { Version = 99 });
-        held.Load(Session, Identity with { Version = 100 });
+        var second = first.RevokingUpTo(T0.AddMinutes(10), except: Session);
 
+        Assert.Null(second.RevokedExcept);
+        Assert.True(second.Revokes(Session));
+    }
+
+    [Fact]
+    public void A_delete_all_mark_leaves_nothing_held_and_a_load_under_it_holds_nothing()
+    {
+        var mark = SessionRevocation.None.DeletingUpTo(Session.IssuedAt);
+        var held = Started();
+
+        held.IdentityChanged(Marked(4, mark));
         Assert.Null(held.Session);
+
+        var loaded = new HeldSession();
+        loaded.Load(Session, Marked(4, mark));
+        Assert.Null(loaded.Session);
     }
 
     [Fact]
-    public void A_revoke_all_told_while_loading_revokes_what_the_load_read()
+    public void A_mark_survives_an_extend_written_after_it()
     {
-        var held = new HeldSession();
+        var held = Started();
+        held.IdentityChanged(Marked(4, SessionRevocation.None.RevokingUpTo(Session.IssuedAt, except: null)));
 
-        Assert.False(held.EndedInStore(deleted: false));
-        held.Load(Session, Identity);
+        Assert.True(held.Written(Session with { ExpiresAt = T0.AddHours(2) }));
 
-        Assert.True(held.Session!.Revoked);
-        Assert.Equal(SessionVerdict.Refused, held.Judge(SessionChannel.Browser, T0, requireHighestAal: false));
-    }
-
-    [Fact]
-    public void A_delete_all_told_while_loading_leaves_nothing_held()
-    {
-        var held = new HeldSession();
-
-        held.EndedInStore(deleted: false);
-        held.EndedInStore(deleted: true);
-        held.Load(Session, Identity);
-
-        Assert.Null(held.Session);
+        Assert.True(held.IsRevoked);
+        Assert.False(held.IsActiveAt(T0));
     }
 
     [Fact]
     public void A_revocation_survives_an_extend_written_before_it()
     {
         var held = Started();
-        var extended = Session with { ExpiresAt = T0.AddHours(2) };
+        held.Written(Session with { Revoked = true }); // a revoke, while the extend below was being written
 
-        held.EndedInStore(deleted: false); // told while the extend was being written
-        Assert.True(held.Written(extended));
+        Assert.True(held.Written(Session with { ExpiresAt = T0.AddHours(2) }));
 
         Assert.True(held.Session!.Revoked);
         Assert.Equal(T0.AddHours(2), held.Session.ExpiresAt);
@@ -180,7 +222,7 @@ public sealed class HeldSessionTests
     public void What_the_store_says_after_a_refused_write_is_held_and_a_held_revocation_stays()
     {
         var held = Started();
-        held.EndedInStore(deleted: false);
+        held.Written(Session with { Revoked = true });
 
         held.FoundInStore(Session); // the row as read again says not revoked (an older read)
         Assert.True(held.Session!.Revoked);
@@ -198,7 +240,7 @@ public sealed class HeldSessionTests
         Assert.False(held.IsDueForExtension(T0, window));
         Assert.True(held.IsDueForExtension(Session.ExpiresAt - TimeSpan.FromMinutes(5), window));
 
-        held.EndedInStore(deleted: false);
+        held.IdentityChanged(Marked(4, SessionRevocation.None.RevokingUpTo(Session.IssuedAt, except: null)));
         Assert.False(held.IsDueForExtension(Session.ExpiresAt - TimeSpan.FromMinutes(5), window));
     }
 
@@ -210,7 +252,7 @@ public sealed class HeldSessionTests
 
         held.IdentityChanged(Identity with { Version = 4 });
         var afterIdentity = held.Version;
-        held.EndedInStore(deleted: false);
+        held.Written(Session with { Revoked = true });
 
         Assert.True(afterIdentity > before);
         Assert.True(held.Version > afterIdentity);
