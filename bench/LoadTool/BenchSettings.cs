@@ -105,6 +105,11 @@ public sealed class BenchSettings : CommandSettings
     [DefaultValue(5)]
     public int RevokeIdentities { get; set; }
 
+    [CommandOption("--resident-share <P>")]
+    [Description("revoke-visibility: share of each revoked identity's credentials looked up (so held in memory) before its revoke; every one is checked after it.")]
+    [DefaultValue(1d)]
+    public double ResidentShare { get; set; }
+
     [CommandOption("--silos <LIST>")]
     [Description("scale-out: silo counts to run, comma separated.")]
     [DefaultValue("1,2,3")]
@@ -126,6 +131,7 @@ public sealed class BenchSettings : CommandSettings
         if (SeedParallelism < 1) return ValidationResult.Error("--seed-parallelism must be at least 1");
         if (Rate < 0) return ValidationResult.Error("--rate must not be negative");
         if (RevokedShare is < 0 or > 1) return ValidationResult.Error("--revoked-share is between 0 and 1");
+        if (ResidentShare is < 0 or > 1) return ValidationResult.Error("--resident-share is between 0 and 1");
         if (!TryParseTime(Duration, out var duration) || duration <= TimeSpan.Zero) return ValidationResult.Error("--duration: use e.g. 10s, 1m, 500ms");
         if (!TryParseTime(Warmup, out _)) return ValidationResult.Error("--warmup: use e.g. 5s, 0s");
         if (Baseline is not null && SpawnBaseline) return ValidationResult.Error("--baseline and --spawn-baseline exclude each other");
