@@ -104,7 +104,7 @@ public sealed class IdentityGrain(IIdentityStore identities, ISessionStore sessi
         var result = await WriteAsync((current, held) =>
             (current with { Sessions = current.Sessions.RevokingUpTo(MarkTime(current), except) }, held), markOnly: true);
         if (result.Outcome != IdentityWriteOutcome.Written)
-            return 0;
+            return Unwritten(result, 0);
         Telemetry.ServiceTelemetry.SessionsRevoked.Add(count, new KeyValuePair<string, object?>("scope", "identity"));
         Telemetry.ServiceTelemetry.RevocationMarks.Add(1, new KeyValuePair<string, object?>("kind", "revoke"));
         return count;
@@ -118,7 +118,7 @@ public sealed class IdentityGrain(IIdentityStore identities, ISessionStore sessi
         var result = await WriteAsync((current, held) =>
             (current with { Sessions = current.Sessions.DeletingUpTo(MarkTime(current)) }, held), markOnly: true);
         if (result.Outcome != IdentityWriteOutcome.Written)
-            return false;
+            return Unwritten(result, false);
         Telemetry.ServiceTelemetry.RevocationMarks.Add(1, new KeyValuePair<string, object?>("kind", "delete"));
         return true;
     }
@@ -277,6 +277,14 @@ public sealed class IdentityGrain(IIdentityStore identities, ISessionStore sessi
 
     private bool IsActive(SiloAddress silo) =>
         membership.CurrentSnapshot.GetSiloStatus(silo) == SiloStatus.Active;
+
+    /// <summary>
+    /// A mark that could not be written: the identity is gone (its sessions with it: nothing to revoke), or other
+    /// writers kept changing it (never acknowledged as revoked: the caller gets an error and may try again).
+    /// </summary>
+    private static T Unwritten<T>(IdentityWriteResult result, T gone) => result.Outcome == IdentityWriteOutcome.NotFound
+        ? gone
+        : throw new InvalidOperationException($"The identity's revocation mark was not written ({result.Outcome}); nothing was revoked.");
 
     private DateTimeOffset Now() => Rfc3339.Truncate(clock.GetUtcNow());
 
