@@ -6,7 +6,14 @@ using Spectre.Console;
 namespace OrleansSessions.Bench;
 
 /// <summary>How a load runs: against which nodes, how hard, for how long.</summary>
-public sealed record LoadPlan(IReadOnlyList<Uri> Targets, int Concurrency, double Rate, TimeSpan Warmup, TimeSpan Duration);
+public sealed record LoadPlan(IReadOnlyList<Uri> Targets, int Concurrency, double Rate, TimeSpan Warmup, TimeSpan Duration)
+{
+    /// <summary>Nodes that join and leave while the load runs (live-scale-out); when set, <see cref="Targets"/> is not used.</summary>
+    public TargetSet? Rotation { get; init; }
+
+    /// <summary>Per-second figures of the whole run, warm-up included (live-scale-out).</summary>
+    public Timeline? Timeline { get; init; }
+}
 
 /// <summary>
 /// Drives GET /sessions/whoami. Closed loop: <c>Concurrency</c> workers, each sending its next request when the last
@@ -31,7 +38,7 @@ public static class WhoamiLoad
             ConnectTimeout = TimeSpan.FromSeconds(10),
         };
         using var invoker = new HttpMessageInvoker(handler);
-        var whoami = plan.Targets.Select(target => new Uri(target, "/sessions/whoami")).ToArray();
+        var rotation = plan.Rotation ?? new TargetSet(plan.Targets);
 
         var start = Stopwatch.GetTimestamp();
         var measureFrom = start + Ticks(plan.Warmup);
@@ -42,7 +49,7 @@ public static class WhoamiLoad
 
         var schedule = plan.Rate > 0 ? new OpenLoopSchedule(start, Stopwatch.Frequency / plan.Rate) : null;
         var workers = Enumerable.Range(0, plan.Concurrency)
-            .Select(i => new Worker(invoker, whoami[i % whoami.Length], credentials, credentials.Start(i, plan.Concurrency)))
+            .Select(i => new Worker(invoker, rotation, i, credentials, credentials.Start(i, plan.Concurrency), plan.Timeline))
             .ToArray();
 
         var running = Task.WhenAll(workers.Select(w => Task.Run(() => w.RunAsync(schedule, measureFrom, measureTo, hardStop.Token))));
@@ -94,10 +101,11 @@ public static class WhoamiLoad
         public long NextDueTime() => start + (long)(Interlocked.Increment(ref _next) * interval);
     }
 
-    private sealed class Worker(HttpMessageInvoker invoker, Uri whoami, ICredentialSource credentials, long cursor)
+    private sealed class Worker(HttpMessageInvoker invoker, TargetSet rotation, int index, ICredentialSource credentials, long cursor, Timeline? timeline)
     {
         private readonly byte[] _buffer = new byte[16 * 1024];
         private long _cursor = cursor;
+        private int _target = index;
 
         public WorkerTally Tally { get; } = new();
         public long Measured => Tally.Requests;
@@ -125,14 +133,16 @@ public static class WhoamiLoad
                 if (due >= measureTo) return;
 
                 var credential = credentials.Next(ref _cursor);
+                var target = rotation.Next(ref _target);
                 var sent = Stopwatch.GetTimestamp();
                 var revokedBeforeSend = credential.RevokedAt is var acked && acked != 0 && acked <= sent;
                 var revoking = credential.RevokeStartedAt != 0;
                 int status;
                 string? failure = null;
+                Interlocked.Increment(ref target.InFlight);
                 try
                 {
-                    status = await SendAsync(credential, cancellation);
+                    status = await SendAsync(target.Whoami, credential, cancellation);
                 }
                 catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
                 {
@@ -144,9 +154,14 @@ public static class WhoamiLoad
                     status = 0;
                     failure = exception.GetType().Name;
                 }
+                finally
+                {
+                    Interlocked.Decrement(ref target.InFlight);
+                }
                 var done = Stopwatch.GetTimestamp();
                 Interlocked.Increment(ref Tally.Completed);
                 if (done >= measureFrom && done < measureTo) Tally.CompletedInWindow++;
+                timeline?.Record(done, (long)((done - Math.Min(due, sent)) / TicksPerMicrosecond), status, failure);
                 if (due < measureFrom) continue;
 
                 var latency = (long)((done - Math.Min(due, sent)) / TicksPerMicrosecond);
@@ -154,7 +169,7 @@ public static class WhoamiLoad
             }
         }
 
-        private async Task<int> SendAsync(Credential credential, CancellationToken cancellation)
+        private async Task<int> SendAsync(Uri whoami, Credential credential, CancellationToken cancellation)
         {
             using var request = new HttpRequestMessage(HttpMethod.Get, whoami);
             request.Headers.TryAddWithoutValidation(credential.HeaderName, credential.HeaderValue);
