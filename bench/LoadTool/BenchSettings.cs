@@ -154,9 +154,14 @@ public sealed class BenchSettings : CommandSettings
     public string Steps { get; set; } = "2,4,8,4,2";
 
     [CommandOption("--step-time <TIME>")]
-    [Description("live-scale-out: how long each step runs before the next change.")]
+    [Description("live-scale-out: how long each step runs once its change (silos joined or gone) is complete.")]
     [DefaultValue("30s")]
     public string StepTime { get; set; } = "30s";
+
+    [CommandOption("--stop-grace <TIME>")]
+    [Description("scale-out, live-scale-out: how long a node is given after SIGTERM before it is killed (a killed node is a crash, not a leave).")]
+    [DefaultValue("120s")]
+    public string StopGrace { get; set; } = "120s";
 
     [CommandOption("--scrape-interval <TIME>")]
     [Description("live-scale-out: how often every node's /admin/metrics is read (session activations per silo).")]
@@ -165,6 +170,7 @@ public sealed class BenchSettings : CommandSettings
 
     public TimeSpan DurationTime => ParseTime(Duration);
     public TimeSpan StepTimeSpan => ParseTime(StepTime);
+    public TimeSpan StopGraceTime => ParseTime(StopGrace);
     public TimeSpan ScrapeIntervalTime => ParseTime(ScrapeInterval);
     public TimeSpan CpuPeriodTime => ParseTime(CpuPeriod);
     public double? SiloShare => CpuGroups.TryParseShare(SiloCpuQuota, out var share) ? share : null;
@@ -204,6 +210,7 @@ public sealed class BenchSettings : CommandSettings
             if (!CpuGroups.TryParseShare(value, out _)) return ValidationResult.Error($"{option}: use e.g. 10%, 0.1 or none");
         if (!TryParseTime(CpuPeriod, out var period) || period < TimeSpan.FromMilliseconds(1) || period > TimeSpan.FromSeconds(1)) return ValidationResult.Error("--cpu-period: between 1ms and 1s");
         if (!TryParseTime(StepTime, out var step) || step <= TimeSpan.Zero) return ValidationResult.Error("--step-time: use e.g. 30s");
+        if (!TryParseTime(StopGrace, out var grace) || grace <= TimeSpan.Zero) return ValidationResult.Error("--stop-grace: use e.g. 120s");
         if (!TryParseTime(ScrapeInterval, out var scrape) || scrape < TimeSpan.FromMilliseconds(100)) return ValidationResult.Error("--scrape-interval: at least 100ms");
         foreach (var (option, value) in new[] { ("--silos", Silos), ("--steps", Steps) })
             if (value.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries) is not { Length: > 0 } counts

@@ -49,8 +49,11 @@ public static class LiveScaleOutScenario
         cluster.Cap();
 
         var rotation = new TargetSet(cluster.Nodes.Where(n => n.Public is not null).Select(n => n.Public!));
-        var measured = stepTime * steps.Count;
+        // Each step runs --step-time once its change is complete; joining and leaving take a while at these budgets,
+        // so the window is an upper bound and the load is stopped when the last step is over.
+        var measured = stepTime * steps.Count + TimeSpan.FromMinutes(3) * (steps.Count - 1);
         var timeline = new Timeline((int)Math.Ceiling((settings.WarmupTime + measured).TotalSeconds) + 60);
+        using var stopLoad = new CancellationTokenSource();
         var plan = run.Plan([]) with
         {
             Rate = rate,
@@ -58,6 +61,7 @@ public static class LiveScaleOutScenario
             Duration = measured,
             Rotation = rotation,
             Timeline = timeline,
+            Stop = stopLoad.Token,
         };
         var events = new List<ClusterEvent>();
         void Event(string node, string what)
@@ -73,14 +77,16 @@ public static class LiveScaleOutScenario
         var load = WhoamiLoad.RunAsync($"live scale-out, {rate:0}/s", plan, new FixedCredentials(credentials), run.Cancellation);
         var scraping = ScrapeAsync(cluster, metrics, timeline, series, settings.ScrapeIntervalTime, stopScraping.Token);
         var added = new Stack<ClusterNode>();
+        List<double> stepBounds = [];
         try
         {
-            for (var step = 1; step < steps.Count; step++)
+            var due = settings.WarmupTime + stepTime;
+            var stepStarts = new List<double> { settings.WarmupTime.TotalSeconds };
+            for (var step = 1; step <= steps.Count; step++)
             {
-                var due = settings.WarmupTime + stepTime * step;
                 var wait = due - TimeSpan.FromSeconds(timeline.Now);
                 if (wait > TimeSpan.Zero) await Task.WhenAny(load, Task.Delay(wait, run.Cancellation));
-                if (load.IsCompleted) break;
+                if (load.IsCompleted || step == steps.Count) break;
                 var current = cluster.Nodes.Count(n => n.HostsGrains);
                 var target = steps[step];
                 Event("cluster", $"step {step + 1}: {current} → {target} silos");
@@ -117,7 +123,12 @@ public static class LiveScaleOutScenario
                         Event(node.Name, $"exited {Stopwatch.GetElapsedTime(stopping).TotalSeconds:0.0} s after SIGTERM");
                     }));
                 }
+                Event("cluster", $"step {step + 1}: {target} silos");
+                stepStarts.Add(timeline.Now);
+                due = TimeSpan.FromSeconds(timeline.Now) + stepTime;
             }
+            stepBounds = stepStarts;
+            await stopLoad.CancelAsync();
             var result = await load;
             run.Report.Runs.Add(result);
         }
@@ -127,8 +138,8 @@ public static class LiveScaleOutScenario
             await scraping;
         }
 
-        var seconds = timeline.Figures((int)Math.Ceiling((settings.WarmupTime + measured).TotalSeconds));
-        var summaries = Summarize(seconds, steps, settings.WarmupTime, stepTime, series);
+        var seconds = timeline.Figures((int)Math.Ceiling(timeline.Now));
+        var summaries = Summarize(seconds, steps, stepBounds, stepTime, series);
         Directory.CreateDirectory(run.OutDirectory);
         var chart = Path.Combine(run.OutDirectory, run.Report.FileStem + ".png");
         Draw(chart, seconds, series, events, settings, rate, mode);
@@ -164,13 +175,14 @@ public static class LiveScaleOutScenario
         catch (OperationCanceledException) { }
     }
 
-    private static List<StepSummary> Summarize(IReadOnlyList<SecondFigures> seconds, IReadOnlyList<int> steps, TimeSpan warmup, TimeSpan stepTime,
+    /// <summary>Step k runs from the moment its change was complete (the first: the end of the warm-up) to the start of the next change.</summary>
+    private static List<StepSummary> Summarize(IReadOnlyList<SecondFigures> seconds, IReadOnlyList<int> steps, IReadOnlyList<double> starts, TimeSpan stepTime,
         Dictionary<string, NodeSeries> series)
     {
         var summaries = new List<StepSummary>();
-        for (var step = 0; step < steps.Count; step++)
+        for (var step = 0; step < Math.Min(steps.Count, starts.Count); step++)
         {
-            var from = (warmup + stepTime * step).TotalSeconds;
+            var from = Math.Floor(starts[step]);
             var to = from + stepTime.TotalSeconds;
             var inStep = seconds.Where(s => s.Second >= from && s.Second < to).ToList();
             var resident = new Dictionary<string, double>();
@@ -195,8 +207,10 @@ public static class LiveScaleOutScenario
         s.AppendLine("## Live scale-out");
         s.AppendLine();
         s.AppendLine(CultureInfo.InvariantCulture,
-            $"{(mode == ClusterMode.Cohosted ? "Co-hosted nodes" : $"Silos behind {settings.ApiNodes ?? 2} API nodes")}, steady open loop at {rate:N0} req/s; steps {settings.Steps}, {settings.StepTime} each after {settings.Warmup} of warm-up. "
+            $"{(mode == ClusterMode.Cohosted ? "Co-hosted nodes" : $"Silos behind {settings.ApiNodes ?? 2} API nodes")}, steady open loop at {rate:N0} req/s; steps {settings.Steps}, each {settings.StepTime} once its change was complete, after {settings.Warmup} of warm-up. "
             + $"Over the whole run (warm-up included): **{non2xx} non-2xx answers, {failed} failed requests**.");
+        s.AppendLine();
+        s.AppendLine("Steps as they ran once their change was complete (seconds from the start of the load); errors during the changes are in the events' seconds and the totals above.");
         s.AppendLine();
         s.AppendLine("| step | silos | seconds | answers/s | worst p99 of a second (ms) | non-2xx | failed | session activations per silo at the step's end |");
         s.AppendLine("| ---: | ---: | --- | ---: | ---: | ---: | ---: | --- |");

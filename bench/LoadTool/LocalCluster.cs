@@ -138,7 +138,7 @@ public sealed class LocalCluster : IAsyncDisposable
         var group = _groups?.Add($"{_name}-{name}", capNow ? share : null);
         var (program, args) = group is null ? ("dotnet", (IReadOnlyList<string>)arguments) : group.Wrap("dotnet", arguments);
         var process = await SpawnedProcess.StartAsync(name, program, args, Path.GetDirectoryName(_siloDll), environment, settings.ServerCpus,
-            "OrleansSessions ready:", TimeSpan.FromMinutes(5), _run.WorkDirectory);
+            "OrleansSessions ready:", TimeSpan.FromMinutes(5), _run.WorkDirectory, settings.StopGraceTime);
         var node = new ClusterNode(name, role, process, group, share, role == "silo" ? null : new Uri($"http://127.0.0.1:{publicPort}/"),
             new Uri($"http://127.0.0.1:{adminPort}/"));
         lock (_nodes) _nodes.Add(node);

@@ -13,6 +13,9 @@ public sealed record LoadPlan(IReadOnlyList<Uri> Targets, int Concurrency, doubl
 
     /// <summary>Per-second figures of the whole run, warm-up included (live-scale-out).</summary>
     public Timeline? Timeline { get; init; }
+
+    /// <summary>Ends the measured window early (live-scale-out: when its last step is over); Duration is then an upper bound.</summary>
+    public CancellationToken Stop { get; init; }
 }
 
 /// <summary>
@@ -52,12 +55,21 @@ public static class WhoamiLoad
             .Select(i => new Worker(invoker, rotation, i, credentials, credentials.Start(i, plan.Concurrency), plan.Timeline))
             .ToArray();
 
+        long stoppedAt = 0;
+        using var onStop = plan.Stop.Register(() =>
+        {
+            Interlocked.CompareExchange(ref stoppedAt, Stopwatch.GetTimestamp(), 0);
+            foreach (var worker in workers) worker.StopNow();
+            hardStop.CancelAfter(TimeSpan.FromSeconds(60));
+        });
         var running = Task.WhenAll(workers.Select(w => Task.Run(() => w.RunAsync(schedule, measureFrom, measureTo, hardStop.Token))));
         await ShowProgressAsync(label, plan, workers, start, measureFrom, measureTo, running);
         await running;
         // Ctrl-C: no report from a load cut short.
         cancellation.ThrowIfCancellationRequested();
 
+        if (Interlocked.Read(ref stoppedAt) is var stopped and > 0 && stopped < measureTo)
+            plan = plan with { Duration = TimeSpan.FromSeconds(Math.Max(0.001, (stopped - measureFrom) / (double)Stopwatch.Frequency)) };
         var missed = schedule is null ? 0 : Math.Max(0, (long)(plan.Duration.TotalSeconds * plan.Rate) - workers.Sum(w => w.Measured));
         return LoadResult.Merge(label, plan, workers.Select(w => w.Tally).ToList(), missed);
     }
@@ -106,6 +118,9 @@ public static class WhoamiLoad
         private readonly byte[] _buffer = new byte[16 * 1024];
         private long _cursor = cursor;
         private int _target = index;
+        private volatile bool _stop;
+
+        public void StopNow() => _stop = true;
 
         public WorkerTally Tally { get; } = new();
         public long Measured => Tally.Requests;
@@ -130,7 +145,7 @@ public static class WhoamiLoad
                         catch (OperationCanceledException) { return; }
                     }
                 }
-                if (due >= measureTo) return;
+                if (due >= measureTo || _stop) return;
 
                 var credential = credentials.Next(ref _cursor);
                 var target = rotation.Next(ref _target);
