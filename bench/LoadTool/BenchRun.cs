@@ -11,6 +11,8 @@ namespace OrleansSessions.Bench;
 public sealed class BenchRun : IAsyncDisposable
 {
     private readonly List<SpawnedProcess> _spawned = [];
+    private readonly List<IAsyncDisposable> _resources = [];
+    private CpuGroups? _cpuGroups;
     private readonly string _loadAtStart = MachineInfo.LoadAverage();
 
     public BenchSettings Settings { get; }
@@ -70,6 +72,32 @@ public sealed class BenchRun : IAsyncDisposable
     /// <summary>Stopped (SIGTERM) when the run ends, whatever happens.</summary>
     public void Track(SpawnedProcess process) => _spawned.Add(process);
 
+    /// <summary>Disposed when the run ends (after the spawned processes), whatever happens; last tracked first.</summary>
+    public T Track<T>(T resource) where T : IAsyncDisposable
+    {
+        lock (_resources) _resources.Add(resource);
+        return resource;
+    }
+
+    public async Task ReleaseAsync(IAsyncDisposable resource)
+    {
+        lock (_resources) _resources.Remove(resource);
+        await resource.DisposeAsync();
+    }
+
+    /// <summary>
+    /// The run's CPU groups (created on first use, removed at the end). The tool itself moves into a group of its own
+    /// without a cap, so that it shares the parent's weight (cpu.shares) against other work on the machine.
+    /// </summary>
+    public CpuGroups UseCpuGroups()
+    {
+        if (_cpuGroups is not null) return _cpuGroups;
+        _cpuGroups = Track(CpuGroups.Create($"{Report.StartedAt.UtcDateTime:yyyyMMdd-HHmmss}-{Environment.ProcessId}", Settings.CpuPeriodTime, shares: 8192));
+        _cpuGroups.Add("loadtool", null).Enter(Environment.ProcessId);
+        Report.Notes.Add($"CPU groups under {_cpuGroups.Path} (cgroup v1 cpu controller, period {Settings.CpuPeriod}, parent cpu.shares 8192); the load tool in one without a cap");
+        return _cpuGroups;
+    }
+
     public async Task StopAsync(SpawnedProcess process)
     {
         _spawned.Remove(process);
@@ -88,6 +116,10 @@ public sealed class BenchRun : IAsyncDisposable
     {
         foreach (var process in Enumerable.Reverse(_spawned)) await process.DisposeAsync();
         _spawned.Clear();
+        List<IAsyncDisposable> resources;
+        lock (_resources) resources = [.. _resources];
+        _resources.Clear();
+        foreach (var resource in Enumerable.Reverse(resources)) await resource.DisposeAsync();
     }
 
     /// <summary>The tool's arguments, the admin key's value masked.</summary>
@@ -129,7 +161,26 @@ public sealed class BenchRun : IAsyncDisposable
             described["revoked share"] = s.RevokedShare.ToString(CultureInfo.InvariantCulture);
         }
         if (scenario == "revoke-visibility") described["revoked identities"] = s.RevokeIdentities.ToString(CultureInfo.InvariantCulture);
-        if (scenario == "scale-out") described["silos"] = s.Silos;
+        if (scenario is "scale-out" or "live-scale-out")
+        {
+            if (scenario == "scale-out")
+            {
+                described["silos"] = s.Silos;
+                described["modes"] = s.Modes;
+                if (s.RatePerSilo > 0) described["open loop rate per silo"] = $"{s.RatePerSilo}/s";
+            }
+            else
+            {
+                described["mode"] = s.Mode;
+                described["steps"] = $"{s.Steps}, {s.StepTime} each";
+                described["scrape interval"] = s.ScrapeInterval;
+            }
+            described["silo cpu quota"] = CpuGroups.Describe(s.SiloShare);
+            described["api node cpu quota"] = CpuGroups.Describe(s.ApiShare);
+            described["postgresql cpu quota"] = CpuGroups.Describe(s.PgShare);
+            described["cpu period"] = s.CpuPeriod;
+            if (s.ApiNodes is { } apis) described["api nodes"] = apis.ToString(CultureInfo.InvariantCulture);
+        }
         return described;
     }
 }

@@ -35,7 +35,7 @@ public sealed class BenchSettings : CommandSettings
     public int SeedParallelism { get; set; }
 
     [CommandOption("--concurrency <C>")]
-    [Description("Closed loop: requests in flight. Open loop: the most in flight (late requests wait, and their wait counts).")]
+    [Description("Closed loop: requests in flight. Open loop: the most in flight (late requests wait, and their wait counts). scale-out, live-scale-out: per silo.")]
     [DefaultValue(64)]
     public int Concurrency { get; set; }
 
@@ -112,14 +112,87 @@ public sealed class BenchSettings : CommandSettings
 
     [CommandOption("--silos <LIST>")]
     [Description("scale-out: silo counts to run, comma separated.")]
-    [DefaultValue("1,2,3")]
-    public string Silos { get; set; } = "1,2,3";
+    [DefaultValue("1,2,4,8")]
+    public string Silos { get; set; } = "1,2,4,8";
 
-    [CommandOption("--cluster-script <PATH>")]
-    [Description("scale-out: the cluster script. Default deploy/local-cluster.sh of the repository.")]
-    public string? ClusterScript { get; set; }
+    [CommandOption("--modes <LIST>")]
+    [Description("scale-out: deploy modes to run, comma separated: cohosted (every node a silo serving HTTP), split (silos + API nodes).")]
+    [DefaultValue("cohosted,split")]
+    public string Modes { get; set; } = "cohosted,split";
+
+    [CommandOption("--mode <MODE>")]
+    [Description("live-scale-out: cohosted or split.")]
+    [DefaultValue("cohosted")]
+    public string Mode { get; set; } = "cohosted";
+
+    [CommandOption("--silo-cpu-quota <SHARE>")]
+    [Description("scale-out, live-scale-out: each silo's (co-hosted node's) CPU cap, a cgroup v1 quota: 10% (of one core), 0.1, or none.")]
+    [DefaultValue("10%")]
+    public string SiloCpuQuota { get; set; } = "10%";
+
+    [CommandOption("--api-cpu-quota <SHARE>")]
+    [Description("split mode: each API node's CPU cap. Default: the silo's.")]
+    public string? ApiCpuQuota { get; set; }
+
+    [CommandOption("--pg-cpu-quota <SHARE>")]
+    [Description("scale-out, live-scale-out: the CPU cap of the run's PostgreSQL server (all its processes).")]
+    [DefaultValue("25%")]
+    public string PgCpuQuota { get; set; } = "25%";
+
+    [CommandOption("--cpu-period <TIME>")]
+    [Description("cgroup cpu.cfs_period_us: quotas are enforced per period of this length (a capped process waits at most this for its next slice).")]
+    [DefaultValue("10ms")]
+    public string CpuPeriod { get; set; } = "10ms";
+
+    [CommandOption("--api-nodes <N>")]
+    [Description("split mode: API nodes. Default: scale-out one per two silos (at least 1), live-scale-out 2.")]
+    public int? ApiNodes { get; set; }
+
+    [CommandOption("--rate-per-silo <R>")]
+    [Description("scale-out: after the closed loop, an open loop at R x silos requests/s (0: none). live-scale-out: the steady rate is R x the first step's silos unless --rate is given.")]
+    [DefaultValue(0d)]
+    public double RatePerSilo { get; set; }
+
+    [CommandOption("--steps <LIST>")]
+    [Description("live-scale-out: silo counts in turn, comma separated; silos are added (or the newest ones stopped with SIGTERM) to reach each.")]
+    [DefaultValue("2,4,8,4,2")]
+    public string Steps { get; set; } = "2,4,8,4,2";
+
+    [CommandOption("--step-time <TIME>")]
+    [Description("live-scale-out: how long each step runs once its change (silos joined or gone) is complete.")]
+    [DefaultValue("30s")]
+    public string StepTime { get; set; } = "30s";
+
+    [CommandOption("--stop-grace <TIME>")]
+    [Description("scale-out, live-scale-out: how long a node is given after SIGTERM before it is killed (a killed node is a crash, not a leave).")]
+    [DefaultValue("120s")]
+    public string StopGrace { get; set; } = "120s";
+
+    [CommandOption("--scrape-interval <TIME>")]
+    [Description("live-scale-out: how often every node's /admin/metrics is read (session activations per silo).")]
+    [DefaultValue("1s")]
+    public string ScrapeInterval { get; set; } = "1s";
 
     public TimeSpan DurationTime => ParseTime(Duration);
+    public TimeSpan StepTimeSpan => ParseTime(StepTime);
+    public TimeSpan StopGraceTime => ParseTime(StopGrace);
+    public TimeSpan ScrapeIntervalTime => ParseTime(ScrapeInterval);
+    public TimeSpan CpuPeriodTime => ParseTime(CpuPeriod);
+    public double? SiloShare => CpuGroups.TryParseShare(SiloCpuQuota, out var share) ? share : null;
+    public double? ApiShare => ApiCpuQuota is null ? SiloShare : CpuGroups.TryParseShare(ApiCpuQuota, out var share) ? share : null;
+    public double? PgShare => CpuGroups.TryParseShare(PgCpuQuota, out var share) ? share : null;
+    /// <summary>Whether any process the tool starts gets a CPU group.</summary>
+    public bool UsesCpuGroups => SiloShare is not null || ApiShare is not null || PgShare is not null;
+
+    public static IReadOnlyList<int> ParseCounts(string list) =>
+        [.. list.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Select(c => int.Parse(c, CultureInfo.InvariantCulture))];
+
+    public static ClusterMode ParseMode(string mode) => mode.Trim().ToLowerInvariant() switch
+    {
+        "cohosted" or "co-hosted" or "all" => ClusterMode.Cohosted,
+        "split" => ClusterMode.Split,
+        _ => throw new FormatException($"mode {mode}: use cohosted or split"),
+    };
     public TimeSpan WarmupTime => ParseTime(Warmup);
     public string? EffectiveAdminKey => AdminKey ?? (Environment.GetEnvironmentVariable("BENCH_ADMIN_KEY") is { Length: > 0 } key ? key : null);
 
@@ -139,6 +212,19 @@ public sealed class BenchSettings : CommandSettings
         foreach (var url in Targets.Append(Admin).Append(Baseline))
             if (url is not null && !Uri.TryCreate(url, UriKind.Absolute, out _)) return ValidationResult.Error($"not an absolute URL: {url}");
         if (ClientCpus is not null && !CpuList.TryParse(ClientCpus, out _)) return ValidationResult.Error("--client-cpus: use e.g. 1, 0-1 or 0,1");
+        foreach (var (option, value) in new[] { ("--silo-cpu-quota", SiloCpuQuota), ("--api-cpu-quota", ApiCpuQuota), ("--pg-cpu-quota", PgCpuQuota) })
+            if (!CpuGroups.TryParseShare(value, out _)) return ValidationResult.Error($"{option}: use e.g. 10%, 0.1 or none");
+        if (!TryParseTime(CpuPeriod, out var period) || period < TimeSpan.FromMilliseconds(1) || period > TimeSpan.FromSeconds(1)) return ValidationResult.Error("--cpu-period: between 1ms and 1s");
+        if (!TryParseTime(StepTime, out var step) || step <= TimeSpan.Zero) return ValidationResult.Error("--step-time: use e.g. 30s");
+        if (!TryParseTime(StopGrace, out var grace) || grace <= TimeSpan.Zero) return ValidationResult.Error("--stop-grace: use e.g. 120s");
+        if (!TryParseTime(ScrapeInterval, out var scrape) || scrape < TimeSpan.FromMilliseconds(100)) return ValidationResult.Error("--scrape-interval: at least 100ms");
+        foreach (var (option, value) in new[] { ("--silos", Silos), ("--steps", Steps) })
+            if (value.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries) is not { Length: > 0 } counts
+                || counts.Any(c => !int.TryParse(c, out var n) || n < 1)) return ValidationResult.Error($"{option}: comma separated counts of at least 1");
+        foreach (var mode in Modes.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Append(Mode))
+            if (mode.ToLowerInvariant() is not ("cohosted" or "co-hosted" or "all" or "split")) return ValidationResult.Error($"mode {mode}: use cohosted or split");
+        if (ApiNodes is < 1) return ValidationResult.Error("--api-nodes must be at least 1");
+        if (RatePerSilo < 0) return ValidationResult.Error("--rate-per-silo must not be negative");
         return ValidationResult.Success();
     }
 

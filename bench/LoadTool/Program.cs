@@ -32,8 +32,11 @@ app.Configure(config =>
         .WithDescription("Revoke-all for identities with many sessions while whoami runs: time until every revoked credential answers 401 on every --target.")
         .WithExample("revoke-visibility", "--target", "http://127.0.0.1:4433", "--target", "http://127.0.0.1:5433", "--admin", "http://127.0.0.1:4434", "--sessions-per-identity", "20");
     config.AddCommand<ScenarioCommand>("scale-out")
-        .WithDescription("deploy/local-cluster.sh with 1, 2 and 3 silos in turn: seed, measure token whoami, stop; a table and a PNG chart.")
-        .WithExample("scale-out", "--silos", "1,2,3", "--sessions", "1000", "--duration", "10s");
+        .WithDescription("Clusters of 1, 2, 4, 8 silos, co-hosted and split, each silo under its own CPU quota (a simulated larger machine): throughput, p99 at a fixed load per silo, where the CPU goes; tables and PNG charts.")
+        .WithExample("scale-out", "--server-cpus", "0", "--client-cpus", "1", "--silo-cpu-quota", "10%", "--rate-per-silo", "500", "--sessions", "10000");
+    config.AddCommand<ScenarioCommand>("live-scale-out")
+        .WithDescription("A steady open-loop load while silos are added (2, 4, 8) and stopped with SIGTERM: throughput, p99, errors and session activations per silo, second by second.")
+        .WithExample("live-scale-out", "--server-cpus", "0", "--client-cpus", "1", "--rate", "1500", "--steps", "2,4,8,4,2", "--step-time", "30s");
     config.AddCommand<ScenarioCommand>("seed")
         .WithDescription("Seed a running node (and --baseline) without load, and write the credentials to --credentials-out for another load generator (bench/wrk).")
         .WithExample("seed", "--sessions", "10000", "--baseline", "http://127.0.0.1:4533", "--credentials-out", "/tmp/wrk-tokens");
@@ -55,6 +58,7 @@ internal sealed class ScenarioCommand : AsyncCommand<BenchSettings>
                 "mixed" => MixedScenario.RunAsync(run),
                 "revoke-visibility" => RevokeVisibilityScenario.RunAsync(run),
                 "scale-out" => ScaleOutScenario.RunAsync(run),
+                "live-scale-out" => LiveScaleOutScenario.RunAsync(run),
                 "seed" => SeedCommand.RunAsync(run),
                 _ => throw new InvalidOperationException($"unknown scenario {context.Name}"),
             });

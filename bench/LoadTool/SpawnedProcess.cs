@@ -17,6 +17,8 @@ public sealed class SpawnedProcess : IAsyncDisposable
     private readonly string _marker;
 
     public string Name { get; }
+    /// <summary>How long a SIGTERM is given before SIGKILL.</summary>
+    public TimeSpan StopGrace { get; init; } = TimeSpan.FromSeconds(30);
     public string LogPath { get; }
     public int Id => _process.Id;
 
@@ -33,7 +35,7 @@ public sealed class SpawnedProcess : IAsyncDisposable
     }
 
     public static async Task<SpawnedProcess> StartAsync(string name, string program, IEnumerable<string> arguments, string? workingDirectory,
-        IReadOnlyDictionary<string, string>? environment, string? cpus, string readyMarker, TimeSpan timeout, string logDirectory)
+        IReadOnlyDictionary<string, string>? environment, string? cpus, string readyMarker, TimeSpan timeout, string logDirectory, TimeSpan? stopGrace = null)
     {
         var start = new ProcessStartInfo
         {
@@ -55,7 +57,7 @@ public sealed class SpawnedProcess : IAsyncDisposable
         foreach (var (key, value) in environment ?? new Dictionary<string, string>()) start.Environment[key] = value;
 
         Directory.CreateDirectory(logDirectory);
-        var spawned = new SpawnedProcess(name, start, readyMarker, Path.Combine(logDirectory, $"{name}.log"));
+        var spawned = new SpawnedProcess(name, start, readyMarker, Path.Combine(logDirectory, $"{name}.log")) { StopGrace = stopGrace ?? TimeSpan.FromSeconds(30) };
         spawned._process.Start();
         spawned._process.BeginOutputReadLine();
         spawned._process.BeginErrorReadLine();
@@ -85,11 +87,11 @@ public sealed class SpawnedProcess : IAsyncDisposable
         {
             using (var kill = Process.Start(new ProcessStartInfo("kill", ["-TERM", _process.Id.ToString()]) { UseShellExecute = false }))
                 if (kill is not null) await kill.WaitForExitAsync();
-            using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            using var grace = new CancellationTokenSource(StopGrace);
             try { await _process.WaitForExitAsync(grace.Token); }
             catch (OperationCanceledException)
             {
-                AnsiConsole.MarkupLineInterpolated($"[yellow]{Name} did not stop within 30 s of SIGTERM: killing it[/]");
+                AnsiConsole.MarkupLineInterpolated($"[yellow]{Name} did not stop within {StopGrace.TotalSeconds:0} s of SIGTERM: killing it[/]");
                 _process.Kill(entireProcessTree: true);
                 await _process.WaitForExitAsync();
             }

@@ -6,7 +6,17 @@ using Spectre.Console;
 namespace OrleansSessions.Bench;
 
 /// <summary>How a load runs: against which nodes, how hard, for how long.</summary>
-public sealed record LoadPlan(IReadOnlyList<Uri> Targets, int Concurrency, double Rate, TimeSpan Warmup, TimeSpan Duration);
+public sealed record LoadPlan(IReadOnlyList<Uri> Targets, int Concurrency, double Rate, TimeSpan Warmup, TimeSpan Duration)
+{
+    /// <summary>Nodes that join and leave while the load runs (live-scale-out); when set, <see cref="Targets"/> is not used.</summary>
+    public TargetSet? Rotation { get; init; }
+
+    /// <summary>Per-second figures of the whole run, warm-up included (live-scale-out).</summary>
+    public Timeline? Timeline { get; init; }
+
+    /// <summary>Ends the measured window early (live-scale-out: when its last step is over); Duration is then an upper bound.</summary>
+    public CancellationToken Stop { get; init; }
+}
 
 /// <summary>
 /// Drives GET /sessions/whoami. Closed loop: <c>Concurrency</c> workers, each sending its next request when the last
@@ -31,7 +41,7 @@ public static class WhoamiLoad
             ConnectTimeout = TimeSpan.FromSeconds(10),
         };
         using var invoker = new HttpMessageInvoker(handler);
-        var whoami = plan.Targets.Select(target => new Uri(target, "/sessions/whoami")).ToArray();
+        var rotation = plan.Rotation ?? new TargetSet(plan.Targets);
 
         var start = Stopwatch.GetTimestamp();
         var measureFrom = start + Ticks(plan.Warmup);
@@ -42,15 +52,24 @@ public static class WhoamiLoad
 
         var schedule = plan.Rate > 0 ? new OpenLoopSchedule(start, Stopwatch.Frequency / plan.Rate) : null;
         var workers = Enumerable.Range(0, plan.Concurrency)
-            .Select(i => new Worker(invoker, whoami[i % whoami.Length], credentials, credentials.Start(i, plan.Concurrency)))
+            .Select(i => new Worker(invoker, rotation, i, credentials, credentials.Start(i, plan.Concurrency), plan.Timeline))
             .ToArray();
 
+        long stoppedAt = 0;
+        using var onStop = plan.Stop.Register(() =>
+        {
+            Interlocked.CompareExchange(ref stoppedAt, Stopwatch.GetTimestamp(), 0);
+            foreach (var worker in workers) worker.StopNow();
+            hardStop.CancelAfter(TimeSpan.FromSeconds(60));
+        });
         var running = Task.WhenAll(workers.Select(w => Task.Run(() => w.RunAsync(schedule, measureFrom, measureTo, hardStop.Token))));
         await ShowProgressAsync(label, plan, workers, start, measureFrom, measureTo, running);
         await running;
         // Ctrl-C: no report from a load cut short.
         cancellation.ThrowIfCancellationRequested();
 
+        if (Interlocked.Read(ref stoppedAt) is var stopped and > 0 && stopped < measureTo)
+            plan = plan with { Duration = TimeSpan.FromSeconds(Math.Max(0.001, (stopped - measureFrom) / (double)Stopwatch.Frequency)) };
         var missed = schedule is null ? 0 : Math.Max(0, (long)(plan.Duration.TotalSeconds * plan.Rate) - workers.Sum(w => w.Measured));
         return LoadResult.Merge(label, plan, workers.Select(w => w.Tally).ToList(), missed);
     }
@@ -94,10 +113,14 @@ public static class WhoamiLoad
         public long NextDueTime() => start + (long)(Interlocked.Increment(ref _next) * interval);
     }
 
-    private sealed class Worker(HttpMessageInvoker invoker, Uri whoami, ICredentialSource credentials, long cursor)
+    private sealed class Worker(HttpMessageInvoker invoker, TargetSet rotation, int index, ICredentialSource credentials, long cursor, Timeline? timeline)
     {
         private readonly byte[] _buffer = new byte[16 * 1024];
         private long _cursor = cursor;
+        private int _target = index;
+        private volatile bool _stop;
+
+        public void StopNow() => _stop = true;
 
         public WorkerTally Tally { get; } = new();
         public long Measured => Tally.Requests;
@@ -122,17 +145,19 @@ public static class WhoamiLoad
                         catch (OperationCanceledException) { return; }
                     }
                 }
-                if (due >= measureTo) return;
+                if (due >= measureTo || _stop) return;
 
                 var credential = credentials.Next(ref _cursor);
+                var target = rotation.Next(ref _target);
                 var sent = Stopwatch.GetTimestamp();
                 var revokedBeforeSend = credential.RevokedAt is var acked && acked != 0 && acked <= sent;
                 var revoking = credential.RevokeStartedAt != 0;
                 int status;
                 string? failure = null;
+                Interlocked.Increment(ref target.InFlight);
                 try
                 {
-                    status = await SendAsync(credential, cancellation);
+                    status = await SendAsync(target.Whoami, credential, cancellation);
                 }
                 catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
                 {
@@ -144,9 +169,14 @@ public static class WhoamiLoad
                     status = 0;
                     failure = exception.GetType().Name;
                 }
+                finally
+                {
+                    Interlocked.Decrement(ref target.InFlight);
+                }
                 var done = Stopwatch.GetTimestamp();
                 Interlocked.Increment(ref Tally.Completed);
                 if (done >= measureFrom && done < measureTo) Tally.CompletedInWindow++;
+                timeline?.Record(done, (long)((done - Math.Min(due, sent)) / TicksPerMicrosecond), status, failure);
                 if (due < measureFrom) continue;
 
                 var latency = (long)((done - Math.Min(due, sent)) / TicksPerMicrosecond);
@@ -154,7 +184,7 @@ public static class WhoamiLoad
             }
         }
 
-        private async Task<int> SendAsync(Credential credential, CancellationToken cancellation)
+        private async Task<int> SendAsync(Uri whoami, Credential credential, CancellationToken cancellation)
         {
             using var request = new HttpRequestMessage(HttpMethod.Get, whoami);
             request.Headers.TryAddWithoutValidation(credential.HeaderName, credential.HeaderValue);
