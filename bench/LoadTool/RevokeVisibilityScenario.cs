@@ -90,22 +90,35 @@ public static class RevokeVisibilityScenario
         return victimResult;
     }
 
-    /// <summary>One whoami per pair, all at once; answers the statuses in order (0 for a failed request).</summary>
-    private static async Task<int[]> CheckAsync(HttpClient checker, IReadOnlyList<(Credential Credential, Uri Whoami)> pairs, CancellationToken cancellation) =>
-        await Task.WhenAll(pairs.Select(async pair =>
+    /// <summary>
+    /// One whoami per pair, at most <see cref="ChecksInFlight"/> at once (a request's timeout then counts from when it
+    /// is sent, not from when it was queued behind thousands of others); the statuses in order (0: failed or timed out).
+    /// </summary>
+    private static async Task<int[]> CheckAsync(HttpClient checker, IReadOnlyList<(Credential Credential, Uri Whoami)> pairs, CancellationToken cancellation)
+    {
+        using var slots = new SemaphoreSlim(ChecksInFlight);
+        return await Task.WhenAll(pairs.Select(async pair =>
         {
-            using var request = new HttpRequestMessage(HttpMethod.Get, pair.Whoami);
-            request.Headers.TryAddWithoutValidation(pair.Credential.HeaderName, pair.Credential.HeaderValue);
+            await slots.WaitAsync(cancellation);
             try
             {
+                using var request = new HttpRequestMessage(HttpMethod.Get, pair.Whoami);
+                request.Headers.TryAddWithoutValidation(pair.Credential.HeaderName, pair.Credential.HeaderValue);
                 using var response = await checker.SendAsync(request, cancellation);
                 return (int)response.StatusCode;
             }
-            catch (HttpRequestException)
+            catch (Exception e) when (e is HttpRequestException || (e is TaskCanceledException && !cancellation.IsCancellationRequested))
             {
                 return 0;
             }
+            finally
+            {
+                slots.Release();
+            }
         }));
+    }
+
+    private const int ChecksInFlight = 64;
 
     private static void Describe(Report report, List<Victim> victims)
     {
