@@ -130,6 +130,7 @@ public sealed class BenchRun : IAsyncDisposable
         }
         if (scenario == "revoke-visibility") described["revoked identities"] = s.RevokeIdentities.ToString(CultureInfo.InvariantCulture);
         if (scenario == "scale-out") described["silos"] = s.Silos;
+        if (scenario == "split") described["rounds"] = s.Rounds.ToString(CultureInfo.InvariantCulture);
         return described;
     }
 }

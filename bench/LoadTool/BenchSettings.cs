@@ -114,6 +114,11 @@ public sealed class BenchSettings : CommandSettings
     [Description("scale-out: the cluster script. Default deploy/local-cluster.sh of the repository.")]
     public string? ClusterScript { get; set; }
 
+    [CommandOption("--rounds <N>")]
+    [Description("split: rounds, each measuring the co-hosted node and then the split pair.")]
+    [DefaultValue(3)]
+    public int Rounds { get; set; }
+
     public TimeSpan DurationTime => ParseTime(Duration);
     public TimeSpan WarmupTime => ParseTime(Warmup);
     public string? EffectiveAdminKey => AdminKey ?? (Environment.GetEnvironmentVariable("BENCH_ADMIN_KEY") is { Length: > 0 } key ? key : null);
@@ -123,6 +128,7 @@ public sealed class BenchSettings : CommandSettings
         if (Sessions < 1) return ValidationResult.Error("--sessions must be at least 1");
         if (SessionsPerIdentity is < 1) return ValidationResult.Error("--sessions-per-identity must be at least 1");
         if (Concurrency < 1) return ValidationResult.Error("--concurrency must be at least 1");
+        if (Rounds < 1) return ValidationResult.Error("--rounds must be at least 1");
         if (SeedParallelism < 1) return ValidationResult.Error("--seed-parallelism must be at least 1");
         if (Rate < 0) return ValidationResult.Error("--rate must not be negative");
         if (RevokedShare is < 0 or > 1) return ValidationResult.Error("--revoked-share is between 0 and 1");

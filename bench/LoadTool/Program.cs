@@ -34,6 +34,9 @@ app.Configure(config =>
     config.AddCommand<ScenarioCommand>("scale-out")
         .WithDescription("deploy/local-cluster.sh with 1, 2 and 3 silos in turn: seed, measure token whoami, stop; a table and a PNG chart.")
         .WithExample("scale-out", "--silos", "1,2,3", "--sessions", "1000", "--duration", "10s");
+    config.AddCommand<ScenarioCommand>("split")
+        .WithDescription("Both deploy modes on the same CPUs in one run: a co-hosted node and the split pair (1 silo + 1 API node, deploy/local-cluster.sh), token whoami on each in turn for --rounds rounds; req/s and server CPU per request, split ÷ co-hosted.")
+        .WithExample("split", "--server-cpus", "0", "--client-cpus", "1", "--sessions", "2000", "--concurrency", "32", "--rounds", "3");
     config.AddCommand<ScenarioCommand>("seed")
         .WithDescription("Seed a running node (and --baseline) without load, and write the credentials to --credentials-out for another load generator (bench/wrk).")
         .WithExample("seed", "--sessions", "10000", "--baseline", "http://127.0.0.1:4533", "--credentials-out", "/tmp/wrk-tokens");
@@ -55,6 +58,7 @@ internal sealed class ScenarioCommand : AsyncCommand<BenchSettings>
                 "mixed" => MixedScenario.RunAsync(run),
                 "revoke-visibility" => RevokeVisibilityScenario.RunAsync(run),
                 "scale-out" => ScaleOutScenario.RunAsync(run),
+                "split" => SplitScenario.RunAsync(run),
                 "seed" => SeedCommand.RunAsync(run),
                 _ => throw new InvalidOperationException($"unknown scenario {context.Name}"),
             });
