@@ -52,6 +52,9 @@ public sealed class ObservabilitySettings
 
 public static class ServiceObservability
 {
+    /// <summary>Orleans instruments recorded once per message sent or received over a connection (not exported).</summary>
+    public static readonly IReadOnlyList<string> PerMessageInstruments = ["orleans-messaging-sent-messages-size", "orleans-messaging-received-messages-size"];
+
     public static void AddObservability(WebApplicationBuilder builder, ObservabilitySettings settings, NodeRole role)
     {
         var otel = builder.Services.AddOpenTelemetry()
@@ -60,6 +63,11 @@ public static class ServiceObservability
         otel.WithMetrics(metrics =>
         {
             metrics.AddMeter(ServiceTelemetry.Name, "Microsoft.Orleans", "Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel", "System.Runtime");
+            // Orleans records a size histogram, with tags it renders from enums each time, for every message that crosses a
+            // connection: four per whoami through an API node (client send, gateway receive, gateway send, client receive),
+            // none in a co-hosted node, whose whoami grain call stays in the process. Not listening to them leaves them off.
+            foreach (var perMessage in PerMessageInstruments)
+                metrics.AddView(perMessage, MetricStreamConfiguration.Drop);
             if (settings.Prometheus)
                 metrics.AddPrometheusExporter();
             if (settings.OtlpEndpoint is not null)

@@ -181,6 +181,7 @@ public sealed class BenchRun : IAsyncDisposable
             described["cpu period"] = s.CpuPeriod;
             if (s.ApiNodes is { } apis) described["api nodes"] = apis.ToString(CultureInfo.InvariantCulture);
         }
+        if (scenario == "split") described["rounds"] = s.Rounds.ToString(CultureInfo.InvariantCulture);
         return described;
     }
 }

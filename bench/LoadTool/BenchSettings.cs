@@ -173,6 +173,11 @@ public sealed class BenchSettings : CommandSettings
     [DefaultValue("1s")]
     public string ScrapeInterval { get; set; } = "1s";
 
+    [CommandOption("--rounds <N>")]
+    [Description("split: rounds, each measuring the co-hosted node and then the split pair.")]
+    [DefaultValue(3)]
+    public int Rounds { get; set; }
+
     public TimeSpan DurationTime => ParseTime(Duration);
     public TimeSpan StepTimeSpan => ParseTime(StepTime);
     public TimeSpan StopGraceTime => ParseTime(StopGrace);
@@ -201,6 +206,7 @@ public sealed class BenchSettings : CommandSettings
         if (Sessions < 1) return ValidationResult.Error("--sessions must be at least 1");
         if (SessionsPerIdentity is < 1) return ValidationResult.Error("--sessions-per-identity must be at least 1");
         if (Concurrency < 1) return ValidationResult.Error("--concurrency must be at least 1");
+        if (Rounds < 1) return ValidationResult.Error("--rounds must be at least 1");
         if (SeedParallelism < 1) return ValidationResult.Error("--seed-parallelism must be at least 1");
         if (Rate < 0) return ValidationResult.Error("--rate must not be negative");
         if (RevokedShare is < 0 or > 1) return ValidationResult.Error("--revoked-share is between 0 and 1");

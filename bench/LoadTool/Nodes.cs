@@ -6,8 +6,12 @@ namespace OrleansSessions.Bench;
 /// <summary>Starting the things under test: the service in dev mode, the baseline; finding the repository.</summary>
 public static class Nodes
 {
-    /// <summary>One dev-mode node (silo + both APIs) on free ports, with a fresh SQLite folder.</summary>
-    public static async Task<(SpawnedProcess Process, Uri Public, Uri Admin)> SpawnServiceAsync(string siloDll, string? cpus, string workDirectory)
+    /// <summary>
+    /// One co-hosted node (silo + both APIs) on free ports: in dev mode with a fresh SQLite folder, unless
+    /// <paramref name="store"/> gives other store (and cluster) arguments, or <paramref name="adminKey"/> an admin key (then not in dev mode).
+    /// </summary>
+    public static async Task<(SpawnedProcess Process, Uri Public, Uri Admin)> SpawnServiceAsync(string siloDll, string? cpus, string workDirectory,
+        IReadOnlyList<string>? store = null, string? adminKey = null)
     {
         var dll = Path.GetFullPath(siloDll);
         int publicPort = SpawnedProcess.FreePort(), adminPort = SpawnedProcess.FreePort();
@@ -16,10 +20,11 @@ public static class Nodes
         Directory.CreateDirectory(data);
         string[] arguments =
         [
-            dll, "--dev=true", $"--store:data_directory={data}",
+            dll, adminKey is null ? "--dev=true" : "--dev=false", .. store ?? [$"--store:data_directory={data}"],
             "--serve:public:host=127.0.0.1", $"--serve:public:port={publicPort}",
             "--serve:admin:host=127.0.0.1", $"--serve:admin:port={adminPort}",
             $"--orleans:silo_port={siloPort}", $"--orleans:gateway_port={gatewayPort}",
+            .. adminKey is null ? Array.Empty<string>() : [$"--serve:admin:api_keys:0={adminKey}"],
         ];
         var process = await SpawnedProcess.StartAsync("service", "dotnet", arguments, Path.GetDirectoryName(dll), null, cpus,
             "OrleansSessions ready:", TimeSpan.FromMinutes(2), workDirectory);

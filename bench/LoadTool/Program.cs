@@ -37,6 +37,9 @@ app.Configure(config =>
     config.AddCommand<ScenarioCommand>("live-scale-out")
         .WithDescription("A steady open-loop load while silos are added (2, 4, 8) and stopped with SIGTERM: throughput, p99, errors and session activations per silo, second by second.")
         .WithExample("live-scale-out", "--server-cpus", "0", "--client-cpus", "1", "--rate", "1500", "--steps", "2,4,8,4,2", "--step-time", "30s");
+    config.AddCommand<ScenarioCommand>("split")
+        .WithDescription("Both deploy modes on the same CPUs in one run: a co-hosted node and the split pair (1 silo + 1 API node, deploy/local-cluster.sh), token whoami on each in turn for --rounds rounds; req/s and server CPU per request, split ÷ co-hosted.")
+        .WithExample("split", "--server-cpus", "0", "--client-cpus", "1", "--sessions", "2000", "--concurrency", "32", "--rounds", "3");
     config.AddCommand<ScenarioCommand>("seed")
         .WithDescription("Seed a running node (and --baseline) without load, and write the credentials to --credentials-out for another load generator (bench/wrk).")
         .WithExample("seed", "--sessions", "10000", "--baseline", "http://127.0.0.1:4533", "--credentials-out", "/tmp/wrk-tokens");
@@ -59,6 +62,7 @@ internal sealed class ScenarioCommand : AsyncCommand<BenchSettings>
                 "revoke-visibility" => RevokeVisibilityScenario.RunAsync(run),
                 "scale-out" => ScaleOutScenario.RunAsync(run),
                 "live-scale-out" => LiveScaleOutScenario.RunAsync(run),
+                "split" => SplitScenario.RunAsync(run),
                 "seed" => SeedCommand.RunAsync(run),
                 _ => throw new InvalidOperationException($"unknown scenario {context.Name}"),
             });

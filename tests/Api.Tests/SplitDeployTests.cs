@@ -104,5 +104,18 @@ public sealed class SplitDeployTests
         Assert.Null(api.App.Services.GetService<ILocalSiloDetails>());
         var statistics = await silo.Service<IGrainFactory>().GetGrain<IManagementGrain>(0).GetSimpleGrainStatistics();
         Assert.Contains(statistics, s => s.GrainType.Contains("SessionGrain", StringComparison.Ordinal) && s.ActivationCount > 0);
+
+        // That whoami crossed the gateway connection four times (two messages, each sent and received). Orleans' per-message
+        // size histograms are not listened to on either side (ServiceObservability.PerMessageInstruments); its other
+        // instruments still are.
+        foreach (var node in new[] { api, silo })
+        {
+            var scrape = await node.SendForAnswerAsync(HttpMethod.Get, node.Admin("/metrics"));
+            Assert.Equal(HttpStatusCode.OK, scrape.Status);
+            var lines = scrape.Body.Split('\n');
+            Assert.DoesNotContain(lines, l => l.StartsWith("orleans_messaging_sent_messages_size", StringComparison.Ordinal));
+            Assert.DoesNotContain(lines, l => l.StartsWith("orleans_messaging_received_messages_size", StringComparison.Ordinal));
+            Assert.Contains(lines, l => l.StartsWith("orleans_", StringComparison.Ordinal) && !l.StartsWith("orleans_sessions_", StringComparison.Ordinal));
+        }
     }
 }
