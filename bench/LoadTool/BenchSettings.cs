@@ -173,6 +173,10 @@ public sealed class BenchSettings : CommandSettings
     [DefaultValue("1s")]
     public string ScrapeInterval { get; set; } = "1s";
 
+    [CommandOption("--cluster-script <PATH>")]
+    [Description("split: the script that runs the split pair. Default deploy/local-cluster.sh of the repository.")]
+    public string? ClusterScript { get; set; }
+
     [CommandOption("--rounds <N>")]
     [Description("split: rounds, each measuring the co-hosted node and then the split pair.")]
     [DefaultValue(3)]
