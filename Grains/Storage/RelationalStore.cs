@@ -166,19 +166,13 @@ public abstract class RelationalStore : IIdentityStore, ISessionStore, IKeyRingS
     private const int SessionColumnCount = 14;
 
     /// <summary>
-    /// For a statement on <c>sessions</c> (no alias): the row exists and is active as the identity's mark leaves
-    /// it. An expiry or re-authentication update of a session revoked or deleted by a mark writes nothing.
+    /// For an update of <c>sessions s</c>: the session exists (see <see cref="Sessions"/>), and with
+    /// <paramref name="active"/> is also active as its identity's mark leaves it (<see cref="StoredActive"/>). An expiry
+    /// or re-authentication update of a session revoked or deleted by a mark writes nothing.
     /// </summary>
-    private const string ActiveByMark = """
-        EXISTS (SELECT 1 FROM identities i WHERE i.id = sessions.identity_id AND i.deleted_at IS NULL
-            AND sessions.issued_at > COALESCE(i.sessions_deleted_up_to, -1)
-            AND (sessions.issued_at > COALESCE(i.sessions_revoked_up_to, -1) OR sessions.id = COALESCE(i.sessions_revoked_except, '')))
-        """;
-
-    /// <summary>For a statement on <c>sessions</c> (no alias): the row exists (it is not taken out by its identity's deletion or mark).</summary>
-    private const string PresentByMark = """
-        EXISTS (SELECT 1 FROM identities i WHERE i.id = sessions.identity_id AND i.deleted_at IS NULL
-            AND sessions.issued_at > COALESCE(i.sessions_deleted_up_to, -1))
+    private static string ByMark(bool active) => $"""
+        EXISTS (SELECT 1 FROM identities i WHERE i.id = s.identity_id AND i.deleted_at IS NULL
+            AND s.issued_at > COALESCE(i.sessions_deleted_up_to, -1){(active ? $" AND {StoredActive}" : "")})
         """;
 
     public Task<IdentityWriteOutcome> InsertIdentityAsync(IdentityRecord identity, IdentityCredentials credentials, CancellationToken ct = default) =>
@@ -437,9 +431,9 @@ public abstract class RelationalStore : IIdentityStore, ISessionStore, IKeyRingS
     {
         await using var connection = await OpenAsync(ct);
         await using var command = Command(connection, $$"""
-            UPDATE sessions SET aal = @aal, authentication_methods = @methods, authenticated_at = @authenticated,
+            UPDATE sessions AS s SET aal = @aal, authentication_methods = @methods, authenticated_at = @authenticated,
                 expires_at = @expires, updated_at = @updated
-            WHERE id = @id AND active = 1 AND {{ActiveByMark}}
+            WHERE s.id = @id AND {{ByMark(active: true)}}
             """,
             ("@id", session.Id.ToString()), ("@aal", session.Aal), ("@methods", StoredJson.WriteMethods(session.AuthenticationMethods)),
             ("@authenticated", UnixMicros.From(session.AuthenticatedAt)), ("@expires", UnixMicros.From(session.ExpiresAt)),
@@ -450,7 +444,7 @@ public abstract class RelationalStore : IIdentityStore, ISessionStore, IKeyRingS
     public async Task<bool> UpdateSessionExpiryAsync(Guid sessionId, DateTimeOffset expiresAt, DateTimeOffset updatedAt, CancellationToken ct = default)
     {
         await using var connection = await OpenAsync(ct);
-        await using var command = Command(connection, $"UPDATE sessions SET expires_at = @expires, updated_at = @updated WHERE id = @id AND active = 1 AND {ActiveByMark}",
+        await using var command = Command(connection, $"UPDATE sessions AS s SET expires_at = @expires, updated_at = @updated WHERE s.id = @id AND {ByMark(active: true)}",
             ("@id", sessionId.ToString()), ("@expires", UnixMicros.From(expiresAt)), ("@updated", UnixMicros.From(updatedAt)));
         return await command.ExecuteNonQueryAsync(ct) > 0;
     }
@@ -555,7 +549,7 @@ public abstract class RelationalStore : IIdentityStore, ISessionStore, IKeyRingS
     public async Task<bool> RevokeSessionAsync(Guid sessionId, DateTimeOffset at, CancellationToken ct = default)
     {
         await using var connection = await OpenAsync(ct);
-        await using var command = Command(connection, $"UPDATE sessions SET active = 0, updated_at = @at WHERE id = @id AND {PresentByMark}",
+        await using var command = Command(connection, $"UPDATE sessions AS s SET active = 0, updated_at = @at WHERE s.id = @id AND {ByMark(active: false)}",
             ("@id", sessionId.ToString()), ("@at", UnixMicros.From(at)));
         return await command.ExecuteNonQueryAsync(ct) > 0;
     }

@@ -64,7 +64,7 @@ public static class SplitScenario
         var splitAdmin = new Uri($"http://127.0.0.1:{environment["ADMIN_PORT"]}/");
         // The script runs the nodes as its children: their CPU time is what the split pair costs (PostgreSQL is not counted
         // for either mode; both use it alike).
-        var splitNodes = SplitProcessCpu.DotnetDescendants(cluster.Id);
+        var splitNodes = SplitProcesses.DotnetDescendants(cluster.Id);
 
         string[] cohostedStore =
         [
@@ -126,7 +126,7 @@ public static class SplitScenario
         IReadOnlyList<Credential> credentials, IReadOnlyList<int> nodes)
     {
         var plan = run.Plan([target]);
-        var window = SplitProcessCpu.Window(nodes, plan.Warmup, plan.Duration, run.Cancellation);
+        var window = SplitProcesses.Window(nodes, plan.Warmup, plan.Duration, run.Cancellation);
         var result = await WhoamiLoad.RunAsync(label, plan, new FixedCredentials(credentials), run.Cancellation);
         var cpu = await window;
         run.Report.Runs.Add(result);
@@ -135,8 +135,8 @@ public static class SplitScenario
     }
 }
 
-/// <summary>CPU time of processes, from /proc (Linux).</summary>
-public static class SplitProcessCpu
+/// <summary>The split pair's processes and their CPU time over a window (read by <see cref="ProcessCpu"/>), from /proc (Linux).</summary>
+public static class SplitProcesses
 {
     /// <summary>The dotnet processes below <paramref name="root"/> (the cluster script's nodes).</summary>
     public static IReadOnlyList<int> DotnetDescendants(int root)
@@ -171,24 +171,13 @@ public static class SplitProcessCpu
     public static async Task<TimeSpan> Window(IReadOnlyList<int> pids, TimeSpan warmup, TimeSpan duration, CancellationToken cancellation)
     {
         await Task.Delay(warmup, cancellation);
-        var before = Total(pids);
+        var before = ProcessCpu.Sum(pids);
         var started = Stopwatch.GetTimestamp();
         await Task.Delay(duration, cancellation);
-        var after = Total(pids);
+        var after = ProcessCpu.Sum(pids);
         // Scaled to the exact duration (the delay overshoots by a timer tick or so).
         var elapsed = Stopwatch.GetElapsedTime(started);
         return (after - before) * (duration / elapsed);
-    }
-
-    private static TimeSpan Total(IReadOnlyList<int> pids)
-    {
-        var total = TimeSpan.Zero;
-        foreach (var pid in pids)
-        {
-            using var process = Process.GetProcessById(pid);
-            total += process.TotalProcessorTime;
-        }
-        return total;
     }
 
     private static string Comm(int pid)
