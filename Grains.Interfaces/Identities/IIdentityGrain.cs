@@ -111,6 +111,8 @@ public enum IdentityWriteOutcome
     IdentifierTaken = 4,
     /// <summary>The identity changed since the version the write was based on; nothing was written.</summary>
     Conflict = 5,
+    /// <summary>A mark that needs sessions to reach (a deletion) and the identity has none; nothing was written.</summary>
+    NoSessions = 6,
 }
 
 [GenerateSerializer, Immutable, Alias("os.IdentityWriteResult")]

@@ -102,7 +102,7 @@ public sealed class IdentityGrain(IIdentityStore identities, ISessionStore sessi
         if (count == 0)
             return 0;
         var result = await WriteAsync((current, held) =>
-            (current with { Sessions = current.Sessions.RevokingUpTo(MarkTime(current), except) }, held), markOnly: true);
+            (current with { Sessions = current.Sessions.RevokingUpTo(MarkTime(current), except) }, held), MarkWrite.Always);
         if (result.Outcome != IdentityWriteOutcome.Written)
             return Unwritten(result, 0);
         Telemetry.ServiceTelemetry.SessionsRevoked.Add(count, new KeyValuePair<string, object?>("scope", "identity"));
@@ -112,11 +112,11 @@ public sealed class IdentityGrain(IIdentityStore identities, ISessionStore sessi
 
     public async Task<bool> DeleteSessionsAsync()
     {
-        await EnsureLoadedAsync();
-        if (_identity is null || !await sessions.HasSessionsAsync(this.GetPrimaryKey()))
-            return false;
+        // The check that the identity has a session (Kratos answers 404 when none) is part of the mark's one write.
         var result = await WriteAsync((current, held) =>
-            (current with { Sessions = current.Sessions.DeletingUpTo(MarkTime(current)) }, held), markOnly: true);
+            (current with { Sessions = current.Sessions.DeletingUpTo(MarkTime(current)) }, held), MarkWrite.IfSessions);
+        if (result.Outcome is IdentityWriteOutcome.NoSessions)
+            return false;
         if (result.Outcome != IdentityWriteOutcome.Written)
             return Unwritten(result, false);
         Telemetry.ServiceTelemetry.RevocationMarks.Add(1, new KeyValuePair<string, object?>("kind", "delete"));
@@ -202,11 +202,11 @@ public sealed class IdentityGrain(IIdentityStore identities, ISessionStore sessi
     /// precondition does not hold, a Conflict), written only if the store still has the version it was applied to,
     /// then held, then told to every silo. When the store has another version (another activation or a
     /// direct writer changed the row) the identity is reloaded and the change applied to that, a bounded number of
-    /// times: a concurrent change is never overwritten unseen. With <paramref name="markOnly"/> only the revocation
+    /// times: a concurrent change is never overwritten unseen. With a <paramref name="mark"/> only the revocation
     /// mark (and the version) is written, and the identity's <c>updated_at</c> stays: it is not part of Kratos's identity.
     /// </summary>
     private async Task<IdentityWriteResult> WriteAsync(Func<IdentityRecord, IdentityCredentials, (IdentityRecord, IdentityCredentials)?> change,
-        bool markOnly = false)
+        MarkWrite mark = MarkWrite.None)
     {
         const int attempts = 3;
         await EnsureLoadedAsync();
@@ -217,9 +217,11 @@ public sealed class IdentityGrain(IIdentityStore identities, ISessionStore sessi
             if (change(current, _credentials ?? new IdentityCredentials()) is not { } next)
                 return new IdentityWriteResult { Outcome = IdentityWriteOutcome.Conflict, Identity = current };
             var (changed, credentials) = next;
+            var markOnly = mark != MarkWrite.None;
             var identity = changed with { UpdatedAt = markOnly ? current.UpdatedAt : Now(), Version = current.Version + 1 };
             var outcome = markOnly
-                ? await identities.UpdateSessionRevocationAsync(identity.Id, identity.Sessions, identity.Version, expectedVersion: current.Version)
+                ? await identities.UpdateSessionRevocationAsync(identity.Id, identity.Sessions, identity.Version, expectedVersion: current.Version,
+                    requireSessions: mark == MarkWrite.IfSessions)
                 : await identities.UpdateIdentityAsync(identity, credentials, expectedVersion: current.Version);
             if (outcome == IdentityWriteOutcome.Conflict)
             {
@@ -293,4 +295,12 @@ public sealed class IdentityGrain(IIdentityStore identities, ISessionStore sessi
 
     private static IdentityWriteResult Written(IdentityRecord identity) =>
         new() { Outcome = IdentityWriteOutcome.Written, Identity = identity };
+}
+
+/// <summary>What a write of <see cref="IdentityGrain"/> writes: the whole identity, or only its revocation mark (always, or only if it has sessions).</summary>
+internal enum MarkWrite
+{
+    None,
+    Always,
+    IfSessions,
 }

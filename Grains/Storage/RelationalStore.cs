@@ -278,26 +278,36 @@ public abstract class RelationalStore : IIdentityStore, ISessionStore, IKeyRingS
         return true;
     }
 
-    public async Task<IdentityWriteOutcome> UpdateSessionRevocationAsync(Guid id, SessionRevocation revocation, long version, long expectedVersion, CancellationToken ct = default)
+    public async Task<IdentityWriteOutcome> UpdateSessionRevocationAsync(Guid id, SessionRevocation revocation, long version, long expectedVersion,
+        bool requireSessions, CancellationToken ct = default)
     {
+        // One statement, no transaction around it: what the caller waits for is this one round trip.
         await using var connection = await OpenAsync(ct);
-        await using var tx = await connection.BeginTransactionAsync(ct);
-        await using var write = Command(connection, """
+        await using var write = Command(connection, $"""
             UPDATE identities SET sessions_revoked_up_to = @revoked, sessions_revoked_except = @except, sessions_deleted_up_to = @deleted,
                 version = @version
-            WHERE id = @id AND version = @expected AND deleted_at IS NULL
+            WHERE id = @id AND version = @expected AND deleted_at IS NULL{(requireSessions ? $" AND {HasSessions}" : "")}
             """,
             ("@id", id.ToString()), ("@version", version), ("@expected", expectedVersion),
             ("@revoked", revocation.RevokedUpTo is { } r ? UnixMicros.From(r) : null), ("@except", revocation.RevokedExcept?.ToString()),
             ("@deleted", revocation.DeletedUpTo is { } d ? UnixMicros.From(d) : null));
-        write.Transaction = tx;
         if (await write.ExecuteNonQueryAsync(ct) > 0)
-        {
-            await tx.CommitAsync(ct);
             return IdentityWriteOutcome.Written;
-        }
-        return await IdentityExistsAsync(connection, tx, id.ToString(), ct) ? IdentityWriteOutcome.Conflict : IdentityWriteOutcome.NotFound;
+
+        // Nothing written: say why, as the identity is now (a change after the write is one the caller would meet anyway).
+        await using var read = Command(connection, $"SELECT version, {HasSessions} FROM identities WHERE id = @id AND deleted_at IS NULL",
+            ("@id", id.ToString()));
+        await using var reader = await read.ExecuteReaderAsync(ct);
+        if (!await reader.ReadAsync(ct))
+            return IdentityWriteOutcome.NotFound;
+        return reader.GetInt64(0) != expectedVersion ? IdentityWriteOutcome.Conflict
+            : requireSessions && !reader.GetBoolean(1) ? IdentityWriteOutcome.NoSessions
+            : IdentityWriteOutcome.Conflict;
     }
+
+    /// <summary>For a row of <c>identities</c>: it has a session its deletion mark has not deleted (in any other state).</summary>
+    private const string HasSessions =
+        "EXISTS (SELECT 1 FROM sessions s WHERE s.identity_id = identities.id AND s.issued_at > COALESCE(identities.sessions_deleted_up_to, -1))";
 
     public async Task<IdentityRecord?> FindIdentityAsync(Guid id, CancellationToken ct = default)
     {
@@ -408,14 +418,6 @@ public abstract class RelationalStore : IIdentityStore, ISessionStore, IKeyRingS
         await using var command = Command(connection, $"SELECT COUNT(*) FROM {Sessions} WHERE s.identity_id = @identity AND s.id <> @except AND {StoredActive}",
             ("@identity", identityId.ToString()), ("@except", except?.ToString() ?? ""));
         return (int)(long)(await command.ExecuteScalarAsync(ct))!;
-    }
-
-    public async Task<bool> HasSessionsAsync(Guid identityId, CancellationToken ct = default)
-    {
-        await using var connection = await OpenAsync(ct);
-        await using var command = Command(connection, $"SELECT COUNT(*) FROM (SELECT 1 FROM {Sessions} WHERE s.identity_id = @identity LIMIT 1) one",
-            ("@identity", identityId.ToString()));
-        return (long)(await command.ExecuteScalarAsync(ct))! > 0;
     }
 
     public async Task<DateTimeOffset?> LatestSessionIssuedAtAsync(Guid identityId, CancellationToken ct = default)

@@ -21,9 +21,12 @@ public interface IIdentityStore
 
     /// <summary>
     /// Writes the identity's revocation mark, and <paramref name="version"/>, if the stored identity still has
-    /// <paramref name="expectedVersion"/>: one row whatever the number of sessions. Nothing else of the identity changes.
+    /// <paramref name="expectedVersion"/>: one row whatever the number of sessions, in one statement. Nothing else of the
+    /// identity changes. With <paramref name="requireSessions"/> only if the identity has a session (in any state)
+    /// the mark does not delete already; NoSessions when it has none.
     /// </summary>
-    Task<IdentityWriteOutcome> UpdateSessionRevocationAsync(Guid id, SessionRevocation revocation, long version, long expectedVersion, CancellationToken ct = default);
+    Task<IdentityWriteOutcome> UpdateSessionRevocationAsync(Guid id, SessionRevocation revocation, long version, long expectedVersion, bool requireSessions,
+        CancellationToken ct = default);
 
     /// <summary>The identity, its available AAL derived from its credentials.</summary>
     Task<IdentityRecord?> FindIdentityAsync(Guid id, CancellationToken ct = default);
@@ -50,9 +53,6 @@ public interface ISessionStore
     /// or by the identity's mark; expired ones count): what a revoke-all revokes.
     /// </summary>
     Task<int> CountRevocableSessionsAsync(Guid identityId, Guid? except, CancellationToken ct = default);
-
-    /// <summary>Whether the identity has any session (in any state).</summary>
-    Task<bool> HasSessionsAsync(Guid identityId, CancellationToken ct = default);
 
     /// <summary>When the identity's latest session was issued, of all stored; null when none.</summary>
     Task<DateTimeOffset?> LatestSessionIssuedAtAsync(Guid identityId, CancellationToken ct = default);

@@ -88,8 +88,9 @@ public sealed class InterferingIdentityStore(IIdentityStore inner) : IIdentitySt
 
     public Task<bool> DeleteIdentityAsync(Guid id, DateTimeOffset at, CancellationToken ct = default) => inner.DeleteIdentityAsync(id, at, ct);
 
-    public Task<IdentityWriteOutcome> UpdateSessionRevocationAsync(Guid id, SessionRevocation revocation, long version, long expectedVersion, CancellationToken ct = default) =>
-        inner.UpdateSessionRevocationAsync(id, revocation, version, expectedVersion, ct);
+    public Task<IdentityWriteOutcome> UpdateSessionRevocationAsync(Guid id, SessionRevocation revocation, long version, long expectedVersion, bool requireSessions,
+        CancellationToken ct = default) =>
+        inner.UpdateSessionRevocationAsync(id, revocation, version, expectedVersion, requireSessions, ct);
 
     public Task<IdentityRecord?> FindIdentityAsync(Guid id, CancellationToken ct = default) => inner.FindIdentityAsync(id, ct);
 

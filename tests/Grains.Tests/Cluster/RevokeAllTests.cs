@@ -172,10 +172,9 @@ public sealed class RevokeAllTests : IAsyncLifetime
 
         Assert.True(await SiloB.GetGrain<IIdentityGrain>(identity.Id).DeleteSessionsAsync());
 
-        // One check and one write of the mark, and no session read or written on its own during the call.
+        // One write of the mark (with the check that there are sessions in it), and no session read or written on its own during the call.
         Assert.Equal(new Dictionary<string, int>
         {
-            [nameof(ISessionStore.HasSessionsAsync)] = 1,
             [nameof(IIdentityStore.UpdateSessionRevocationAsync)] = 1,
         }, _store.Snapshot());
         foreach (var session in spread.Held)

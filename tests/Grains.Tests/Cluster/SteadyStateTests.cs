@@ -168,9 +168,6 @@ public sealed class SteadyStateTests : IAsyncLifetime
         public override Task<int> CountRevocableSessionsAsync(Guid identityId, Guid? except, CancellationToken ct = default) =>
             SessionRead(base.CountRevocableSessionsAsync(identityId, except, ct));
 
-        public override Task<bool> HasSessionsAsync(Guid identityId, CancellationToken ct = default) =>
-            SessionRead(base.HasSessionsAsync(identityId, ct));
-
         public override Task<DateTimeOffset?> LatestSessionIssuedAtAsync(Guid identityId, CancellationToken ct = default) =>
             SessionRead(base.LatestSessionIssuedAtAsync(identityId, ct));
 

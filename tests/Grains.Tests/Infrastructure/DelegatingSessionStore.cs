@@ -19,8 +19,9 @@ public abstract class DelegatingSessionStore : ISessionStore, IIdentityStore
 
     public virtual Task<bool> DeleteIdentityAsync(Guid id, DateTimeOffset at, CancellationToken ct = default) => Identities.DeleteIdentityAsync(id, at, ct);
 
-    public virtual Task<IdentityWriteOutcome> UpdateSessionRevocationAsync(Guid id, SessionRevocation revocation, long version, long expectedVersion, CancellationToken ct = default) =>
-        Identities.UpdateSessionRevocationAsync(id, revocation, version, expectedVersion, ct);
+    public virtual Task<IdentityWriteOutcome> UpdateSessionRevocationAsync(Guid id, SessionRevocation revocation, long version, long expectedVersion, bool requireSessions,
+        CancellationToken ct = default) =>
+        Identities.UpdateSessionRevocationAsync(id, revocation, version, expectedVersion, requireSessions, ct);
 
     public virtual Task<IdentityRecord?> FindIdentityAsync(Guid id, CancellationToken ct = default) => Identities.FindIdentityAsync(id, ct);
 
@@ -42,7 +43,6 @@ public abstract class DelegatingSessionStore : ISessionStore, IIdentityStore
     public virtual Task<int> CountRevocableSessionsAsync(Guid identityId, Guid? except, CancellationToken ct = default) =>
         Inner.CountRevocableSessionsAsync(identityId, except, ct);
 
-    public virtual Task<bool> HasSessionsAsync(Guid identityId, CancellationToken ct = default) => Inner.HasSessionsAsync(identityId, ct);
 
     public virtual Task<DateTimeOffset?> LatestSessionIssuedAtAsync(Guid identityId, CancellationToken ct = default) =>
         Inner.LatestSessionIssuedAtAsync(identityId, ct);

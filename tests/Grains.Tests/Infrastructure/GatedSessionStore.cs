@@ -27,8 +27,9 @@ public sealed class GatedSessionStore : DelegatingSessionStore
         GatedAsync(nameof(RevokeSessionAsync), () => Inner.RevokeSessionAsync(sessionId, at, ct));
 
     /// <summary>A revoke-all or delete-all: the identity's revocation mark (register this store as the identity store too).</summary>
-    public override Task<IdentityWriteOutcome> UpdateSessionRevocationAsync(Guid id, SessionRevocation revocation, long version, long expectedVersion, CancellationToken ct = default) =>
-        GatedAsync(nameof(UpdateSessionRevocationAsync), () => base.UpdateSessionRevocationAsync(id, revocation, version, expectedVersion, ct));
+    public override Task<IdentityWriteOutcome> UpdateSessionRevocationAsync(Guid id, SessionRevocation revocation, long version, long expectedVersion, bool requireSessions,
+        CancellationToken ct = default) =>
+        GatedAsync(nameof(UpdateSessionRevocationAsync), () => base.UpdateSessionRevocationAsync(id, revocation, version, expectedVersion, requireSessions, ct));
 
     public override Task<bool> DeleteIdentityAsync(Guid id, DateTimeOffset at, CancellationToken ct = default) =>
         GatedAsync(nameof(DeleteIdentityAsync), () => base.DeleteIdentityAsync(id, at, ct));

@@ -87,12 +87,6 @@ public sealed class RecordingSessionStore : DelegatingSessionStore
         return Inner.CountRevocableSessionsAsync(identityId, except, ct);
     }
 
-    public override Task<bool> HasSessionsAsync(Guid identityId, CancellationToken ct = default)
-    {
-        Count(nameof(HasSessionsAsync));
-        return Inner.HasSessionsAsync(identityId, ct);
-    }
-
     public override Task<DateTimeOffset?> LatestSessionIssuedAtAsync(Guid identityId, CancellationToken ct = default)
     {
         Count(nameof(LatestSessionIssuedAtAsync));
@@ -120,11 +114,12 @@ public sealed class RecordingSessionStore : DelegatingSessionStore
     /// <summary>How long the last revocation mark write (revoke-all, delete-all) took in the real store.</summary>
     public TimeSpan LastRevokeAllDuration { get; private set; }
 
-    public override async Task<IdentityWriteOutcome> UpdateSessionRevocationAsync(Guid id, SessionRevocation revocation, long version, long expectedVersion, CancellationToken ct = default)
+    public override async Task<IdentityWriteOutcome> UpdateSessionRevocationAsync(Guid id, SessionRevocation revocation, long version, long expectedVersion, bool requireSessions,
+        CancellationToken ct = default)
     {
         Count(nameof(UpdateSessionRevocationAsync));
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
-        var outcome = await base.UpdateSessionRevocationAsync(id, revocation, version, expectedVersion, ct);
+        var outcome = await base.UpdateSessionRevocationAsync(id, revocation, version, expectedVersion, requireSessions, ct);
         LastRevokeAllDuration = System.Diagnostics.Stopwatch.GetElapsedTime(started);
         return outcome;
     }

@@ -397,7 +397,7 @@ public abstract class StoreContract<TStore> : IAsyncLifetime
         Assert.Equal((1L, 0L, 0L, 2L), await RowsOfIdentityAsync(doomed.Id)); // the tombstone and the session rows stay for the cleanup
         Assert.Null(await _store.FindIdentityAsync(doomed.Id));
         Assert.DoesNotContain(await _store.ListIdentitiesAsync(100, null), i => i.Id == doomed.Id);
-        Assert.False(await _store.HasSessionsAsync(doomed.Id));
+        Assert.Equal(0, (await _store.ListIdentitySessionsAsync(new IdentitySessionsQuery { IdentityId = doomed.Id, Offset = 0, Limit = 10, Now = T0.AddHours(1) })).Total);
         Assert.Equal(IdentityWriteOutcome.NotFound, await _store.UpdateIdentityAsync(doomed with { Version = 2 }, NoCredentials, doomed.Version));
         Assert.Null(await _store.FindCredentialsAsync(doomed.Id));
         Assert.Null(await _store.FindIdentityIdByIdentifierAsync("d@example.test"));
@@ -554,9 +554,9 @@ public abstract class StoreContract<TStore> : IAsyncLifetime
         Assert.Equal(1, await Store.CountRevocableSessionsAsync(identity.Id, except: kept.Id)); // not the one revoked already
 
         var mark = SessionRevocation.None.RevokingUpTo(upTo, except: kept);
-        Assert.Equal(IdentityWriteOutcome.Conflict, await Store.UpdateSessionRevocationAsync(identity.Id, mark, version: 3, expectedVersion: 2));
-        Assert.Equal(IdentityWriteOutcome.NotFound, await Store.UpdateSessionRevocationAsync(Guid.NewGuid(), mark, version: 2, expectedVersion: 1));
-        Assert.Equal(IdentityWriteOutcome.Written, await Store.UpdateSessionRevocationAsync(identity.Id, mark, version: 2, expectedVersion: identity.Version));
+        Assert.Equal(IdentityWriteOutcome.Conflict, await Store.UpdateSessionRevocationAsync(identity.Id, mark, version: 3, expectedVersion: 2, requireSessions: false));
+        Assert.Equal(IdentityWriteOutcome.NotFound, await Store.UpdateSessionRevocationAsync(Guid.NewGuid(), mark, version: 2, expectedVersion: 1, requireSessions: false));
+        Assert.Equal(IdentityWriteOutcome.Written, await Store.UpdateSessionRevocationAsync(identity.Id, mark, version: 2, expectedVersion: identity.Version, requireSessions: false));
 
         var held = (await Store.FindIdentityAsync(identity.Id))!;
         Assert.Equal(mark, held.Sessions);
@@ -585,7 +585,7 @@ public abstract class StoreContract<TStore> : IAsyncLifetime
         Assert.Null(await Store.LatestSessionIssuedAtAsync(Guid.NewGuid()));
 
         var deleted = mark.DeletingUpTo(upTo);
-        Assert.Equal(IdentityWriteOutcome.Written, await Store.UpdateSessionRevocationAsync(identity.Id, deleted, version: 3, expectedVersion: 2));
+        Assert.Equal(IdentityWriteOutcome.Written, await Store.UpdateSessionRevocationAsync(identity.Id, deleted, version: 3, expectedVersion: 2, requireSessions: true));
         foreach (var gone in new[] { kept, revoked, already })
         {
             Assert.Null(await Store.FindSessionByLookupKeyAsync(gone.LookupKey));
@@ -593,13 +593,22 @@ public abstract class StoreContract<TStore> : IAsyncLifetime
             Assert.False(await Store.RevokeSessionAsync(gone.Id, now));
         }
         Assert.Equal(later.LookupKey, await Store.FindLookupKeyAsync(later.Id));
-        Assert.True(await Store.HasSessionsAsync(identity.Id));
         Assert.Equal(1, (await Store.ListIdentitySessionsAsync(new IdentitySessionsQuery { IdentityId = identity.Id, Offset = 0, Limit = 10, Now = now })).Total);
 
         Assert.Equal(3, await Store.DeleteEndedSessionsAsync(batchSize: 100));
         Assert.Equal(later.LookupKey, await Store.FindLookupKeyAsync(later.Id));
         Assert.False((await Store.FindSessionByLookupKeyAsync(foreign.LookupKey))!.Revoked);
-        Assert.False(await Store.HasSessionsAsync(Guid.NewGuid()));
+
+        // A deletion mark that needs sessions: written while one is left (the later one), then NoSessions and nothing
+        // written; a stale version is still a Conflict, an unknown identity NotFound.
+        var all = deleted.DeletingUpTo(later.IssuedAt);
+        Assert.Equal(IdentityWriteOutcome.Conflict, await Store.UpdateSessionRevocationAsync(identity.Id, all, version: 5, expectedVersion: 4, requireSessions: true));
+        Assert.Equal(IdentityWriteOutcome.Written, await Store.UpdateSessionRevocationAsync(identity.Id, all, version: 4, expectedVersion: 3, requireSessions: true));
+        Assert.Null(await Store.FindLookupKeyAsync(later.Id));
+        Assert.Equal(IdentityWriteOutcome.NoSessions, await Store.UpdateSessionRevocationAsync(identity.Id, all, version: 5, expectedVersion: 4, requireSessions: true));
+        Assert.Equal(4, (await Store.FindIdentityAsync(identity.Id))!.Version);
+        Assert.Equal(IdentityWriteOutcome.Written, await Store.UpdateSessionRevocationAsync(identity.Id, all, version: 5, expectedVersion: 4, requireSessions: false));
+        Assert.Equal(IdentityWriteOutcome.NotFound, await Store.UpdateSessionRevocationAsync(Guid.NewGuid(), all, version: 2, expectedVersion: 1, requireSessions: true));
     }
 
     /// <summary>An extension writes expires_at and updated_at; an unknown session answers false.</summary>
