@@ -107,6 +107,9 @@ public static class WhoamiApi
         response.Headers[IdentityIdHeader] = answer.IdentityId;
         response.ContentLength = body.Length;
         if (!HttpMethods.IsHead(context.Request.Method))
-            await response.Body.WriteAsync(body);
+        {
+            body.CopyTo(response.BodyWriter);
+            await response.BodyWriter.FlushAsync();
+        }
     }
 }

@@ -23,8 +23,47 @@ public static class SessionJson
         return buffer.WrittenSpan.ToArray();
     }
 
+    /// <summary>
+    /// The whole session as whoami sends it, in the pieces of <see cref="WhoamiBody"/>: the same bytes as
+    /// <see cref="Render"/>, with <paramref name="identityJson"/> (from <see cref="RenderIdentity"/>) not copied.
+    /// </summary>
+    public static WhoamiBody RenderBody(SessionRecord session, byte[] identityJson, bool active)
+    {
+        var buffer = new ArrayBufferWriter<byte>(512);
+        using var w = new Utf8JsonWriter(buffer);
+        WriteHead(w, session, active);
+        w.Flush();
+        var head = buffer.WrittenSpan.ToArray();
+        w.WriteRawValue(identityJson, skipInputValidation: true);
+        w.Flush();
+        var identityEnd = buffer.WrittenCount;
+        WriteTail(w, session, SessionJsonShape.Full);
+        w.Flush();
+        return new WhoamiBody { Head = head, Identity = identityJson, Tail = buffer.WrittenSpan[identityEnd..].ToArray() };
+    }
+
+    /// <summary>The identity as a session embeds it, as UTF-8 JSON.</summary>
+    public static byte[] RenderIdentity(IdentityRecord identity, string publicBaseUrl)
+    {
+        var buffer = new ArrayBufferWriter<byte>(512);
+        using (var w = new Utf8JsonWriter(buffer))
+            IdentityJson.Write(w, identity, IdentityAudience.Session, publicBaseUrl);
+        return buffer.WrittenSpan.ToArray();
+    }
+
     public static void Write(Utf8JsonWriter w, SessionRecord session, IdentityRecord? identity, bool active,
         SessionJsonShape shape, string publicBaseUrl)
+    {
+        WriteHead(w, session, active);
+        if (shape.Identity && identity is not null)
+            IdentityJson.Write(w, identity, IdentityAudience.Session, publicBaseUrl);
+        else
+            w.WriteNullValue();
+        WriteTail(w, session, shape);
+    }
+
+    /// <summary>From the session's opening brace to the name of its <c>identity</c>.</summary>
+    private static void WriteHead(Utf8JsonWriter w, SessionRecord session, bool active)
     {
         w.WriteStartObject();
         w.WriteString("id", session.Id);
@@ -44,10 +83,11 @@ public static class SessionJson
         w.WriteEndArray();
         w.WriteString("issued_at", Rfc3339.Write(session.IssuedAt));
         w.WritePropertyName("identity");
-        if (shape.Identity && identity is not null)
-            IdentityJson.Write(w, identity, IdentityAudience.Session, publicBaseUrl);
-        else
-            w.WriteNullValue();
+    }
+
+    /// <summary>After the identity: the devices and the closing brace.</summary>
+    private static void WriteTail(Utf8JsonWriter w, SessionRecord session, SessionJsonShape shape)
+    {
         w.WritePropertyName("devices");
         if (shape.Devices)
         {

@@ -76,7 +76,8 @@ public enum WhoamiOutcome
 
 /// <summary>
 /// What the API writes for a whoami. <see cref="Body"/> is the session's JSON, rendered once
-/// when the session last changed, shared by every answer until it changes again.
+/// when the session last changed, shared by every answer until it changes again (its identity's piece shared by
+/// every session of the identity on the silo).
 /// </summary>
 [GenerateSerializer, Immutable, Alias("os.WhoamiAnswer")]
 public sealed record WhoamiAnswer
@@ -84,7 +85,7 @@ public sealed record WhoamiAnswer
     public static readonly WhoamiAnswer Unauthorized = new() { Outcome = WhoamiOutcome.Unauthorized };
 
     [Id(0)] public required WhoamiOutcome Outcome { get; init; }
-    [Id(1)] public byte[]? Body { get; init; }
+    [Id(1)] public Json.WhoamiBody? Body { get; init; }
     [Id(2)] public string? IdentityId { get; init; }
     [Id(3)] public DateTimeOffset ExpiresAt { get; init; }
     /// <summary>Why a tokenization failed (<see cref="WhoamiOutcome.TokenizeFailed"/>), for the error's reason.</summary>

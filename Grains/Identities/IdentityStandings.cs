@@ -91,5 +91,36 @@ public sealed class IdentityStanding(Guid identityId)
     }
 }
 
-/// <summary>One copy of an identity as a silo holds it; <see cref="Identity"/> null: the identity was deleted.</summary>
-public sealed record IdentityCopy(IdentityRecord? Identity);
+/// <summary>
+/// One copy of an identity as a silo holds it; <see cref="Identity"/> null: the identity was deleted. It also holds
+/// what every session of the identity on this silo writes the same way (its JSON in a whoami, its id as text), made
+/// once for the copy and shared by all of them.
+/// </summary>
+public sealed class IdentityCopy(IdentityRecord? identity)
+{
+    private byte[]? _sessionJson;
+    private string? _idText;
+
+    public IdentityRecord? Identity { get; } = identity;
+
+    /// <summary>The identity as a session's JSON embeds it (rendered on first use; then the same array for every caller).</summary>
+    public byte[] SessionJson(string publicBaseUrl)
+    {
+        if (_sessionJson is { } json)
+            return json;
+        var rendered = Json.SessionJson.RenderIdentity(Identity ?? throw new InvalidOperationException("A deleted identity has no JSON."), publicBaseUrl);
+        return Interlocked.CompareExchange(ref _sessionJson, rendered, null) ?? rendered;
+    }
+
+    /// <summary>The identity's id as text (the whoami's <c>X-Kratos-Authenticated-Identity-Id</c>), made once.</summary>
+    public string IdText
+    {
+        get
+        {
+            if (_idText is { } text)
+                return text;
+            var made = (Identity ?? throw new InvalidOperationException("A deleted identity has no id here.")).Id.ToString();
+            return Interlocked.CompareExchange(ref _idText, made, null) ?? made;
+        }
+    }
+}

@@ -63,6 +63,8 @@ public sealed class HeldSession
             Forget(); // a deleted identity takes its sessions with it, and so does a delete-all
         else if (_identity is null || identity.Version > _identity.Version)
             Hold(session, identity);
+        else if (identity.Version == _identity.Version)
+            _identity = identity; // the same identity (one version, one content): the told copy is kept, so a silo's sessions share one, and nothing held changes
         return true;
     }
 

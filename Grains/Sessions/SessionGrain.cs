@@ -82,7 +82,7 @@ public sealed class SessionGrain(ISessionStore store, TimeProvider clock, IOptio
         if (_tokens is not null && _tokens.TryGetValue(templateName, out var held)
             && held.Token.Kid == signer.Kid && now < held.Token.IssuedAt + template.Ttl / 2)
             return held.Answer;
-        var (token, problem) = tokenizer.Sign(template, signer, _held.Session!, _held.Identity!, answer.Body, now);
+        var (token, problem) = tokenizer.Sign(template, signer, _held.Session!, _held.Identity!, answer.Body!.ToArray(), now);
         if (token is null)
             return new WhoamiAnswer { Outcome = WhoamiOutcome.TokenizeFailed, Problem = problem };
         var tokenized = answer with { Body = SessionTokenizer.WithToken(answer.Body!, token.Jwt) };
@@ -262,11 +262,13 @@ public sealed class SessionGrain(ISessionStore store, TimeProvider clock, IOptio
         {
             var (session, identity) = (_held.Session!, _held.Identity!);
             _tokens = null;
+            // The identity's piece of the body and its id are the silo's copy's, shared by its sessions here.
+            var copy = _followed is { } followed && ReferenceEquals(followed.Identity, identity) ? followed : new IdentityCopy(identity);
             _active = new WhoamiAnswer
             {
                 Outcome = WhoamiOutcome.Active,
-                Body = SessionJson.Render(session, identity, active: true, rendering.Value.PublicBaseUrl),
-                IdentityId = session.IdentityId.ToString(),
+                Body = SessionJson.RenderBody(session, copy.SessionJson(rendering.Value.PublicBaseUrl), active: true),
+                IdentityId = copy.IdText,
                 ExpiresAt = session.ExpiresAt,
             };
             _renderedVersion = _held.Version;

@@ -82,14 +82,14 @@ public sealed class SessionTokenizer(TokenizerKeys keys, IOptions<JsonRenderingO
     }
 
     /// <summary>The whoami body with <c>"tokenized": jwt</c> as its last member.</summary>
-    public static byte[] WithToken(byte[] sessionJson, string jwt)
+    public static WhoamiBody WithToken(WhoamiBody sessionJson, string jwt)
     {
-        var end = Array.LastIndexOf(sessionJson, (byte)'}');
-        var tail = Encoding.ASCII.GetBytes($",\"tokenized\":\"{jwt}\"}}");
-        var body = new byte[end + tail.Length];
-        sessionJson.AsSpan(0, end).CopyTo(body);
-        tail.CopyTo(body.AsSpan(end));
-        return body;
+        var end = Array.LastIndexOf(sessionJson.Tail, (byte)'}');
+        var token = Encoding.ASCII.GetBytes($",\"tokenized\":\"{jwt}\"}}");
+        var tail = new byte[end + token.Length];
+        sessionJson.Tail.AsSpan(0, end).CopyTo(tail);
+        token.CopyTo(tail.AsSpan(end));
+        return new WhoamiBody { Head = sessionJson.Head, Identity = sessionJson.Identity, Tail = tail };
     }
 }
 

@@ -12,6 +12,8 @@ namespace OrleansSessions.Bench;
 public static class RevokeVisibilityScenario
 {
     private static readonly TimeSpan GiveUpAfter = TimeSpan.FromSeconds(30);
+    // An upper bound of one round (checks before, the call, the checks after, at 100,000 sessions) for the load's window.
+    private static readonly TimeSpan MaxRoundTime = TimeSpan.FromMinutes(5);
 
     public sealed record Victim(
         int Sessions,
@@ -43,15 +45,19 @@ public static class RevokeVisibilityScenario
         var loaded = identities.Skip(victimCount + 1).SelectMany(i => i.Sessions).ToList();
 
         using var checker = new HttpClient(new SocketsHttpHandler { UseCookies = false, MaxConnectionsPerServer = 32 }) { Timeout = TimeSpan.FromSeconds(10) };
-        var plan = run.Plan(run.Targets);
+        // The load runs until the last round is over (--duration spaces the rounds; a round of 100,000 sessions takes
+        // longer than that): every revocation is measured under it. Its measured window ends with the last round.
+        var spaced = run.Plan(run.Targets);
+        using var roundsOver = new CancellationTokenSource();
+        var plan = spaced with { Duration = spaced.Duration + MaxRoundTime * (victimCount + 1), Stop = roundsOver.Token };
         var load = WhoamiLoad.RunAsync("service, during revocations", plan, new FixedCredentials(loaded), run.Cancellation);
 
         // Spread the revocations over the measured window.
         var results = new List<Victim>();
         var warmUpStarted = Stopwatch.GetTimestamp();
         results.Add(await MeasureAsync(admin, checker, run.Targets, warmUpVictim, settings.ResidentShare, run.Cancellation) with { WarmUp = true });
-        var warmUpLeft = plan.Warmup - Stopwatch.GetElapsedTime(warmUpStarted);
-        var spacing = plan.Duration / (victimCount + 1);
+        var warmUpLeft = spaced.Warmup - Stopwatch.GetElapsedTime(warmUpStarted);
+        var spacing = spaced.Duration / (victimCount + 1);
         await Task.Delay((warmUpLeft > TimeSpan.Zero ? warmUpLeft : TimeSpan.Zero) + spacing, run.Cancellation);
         foreach (var victim in victims)
         {
@@ -60,6 +66,7 @@ public static class RevokeVisibilityScenario
             var left = spacing - Stopwatch.GetElapsedTime(started);
             if (left > TimeSpan.Zero && victim != victims[^1]) await Task.Delay(left, run.Cancellation);
         }
+        await roundsOver.CancelAsync();
         run.Report.Runs.Add(await load);
         Describe(run.Report, results);
         run.Finish();

@@ -95,12 +95,12 @@ public sealed class AuthenticationTests(SessionClusterFixture fixture) : IClassF
         {
             var answer = await WhoamiAsync(grains, issued, requireHighestAal: true);
             Assert.Equal(WhoamiOutcome.Active, answer.Outcome);
-            using var body = JsonDocument.Parse(answer.Body!);
+            using var body = JsonDocument.Parse(answer.Body!.ToArray());
             Assert.Equal("aal2", body.RootElement.GetProperty("authenticator_assurance_level").GetString());
             var methods = body.RootElement.GetProperty("authentication_methods").EnumerateArray().ToArray();
             Assert.Equal(new[] { "password", "totp" }, methods.Select(m => m.GetProperty("method").GetString()));
             Assert.Equal(new[] { "aal1", "aal2" }, methods.Select(m => m.GetProperty("aal").GetString()));
-            Assert.Equal(SessionJson.Render(stepped.Session, stepped.Identity, active: true, PublicBaseUrl), answer.Body);
+            Assert.Equal(SessionJson.Render(stepped.Session, stepped.Identity, active: true, PublicBaseUrl), answer.Body!.ToArray());
         }
         var row = await Harness.Store.FindSessionByLookupKeyAsync(issued.LookupKey);
         Assert.NotNull(row);
@@ -138,7 +138,7 @@ public sealed class AuthenticationTests(SessionClusterFixture fixture) : IClassF
         var answer = await WhoamiAsync(SiloB, issued);
         Assert.Equal(WhoamiOutcome.Active, answer.Outcome);
         Assert.Equal(now + lifespan, answer.ExpiresAt);
-        using (var body = JsonDocument.Parse(answer.Body!))
+        using (var body = JsonDocument.Parse(answer.Body!.ToArray()))
         {
             Assert.Equal(issued.Session.Id.ToString(), body.RootElement.GetProperty("id").GetString());
             Assert.Equal(Rfc3339.Write(now), body.RootElement.GetProperty("authenticated_at").GetString());

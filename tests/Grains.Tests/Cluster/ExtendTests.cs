@@ -61,7 +61,7 @@ public sealed class ExtendTests(SessionClusterFixture fixture) : IClassFixture<S
         Assert.Equal(original.IssuedAt, stored.IssuedAt);
         var answer = await AssertActiveAsync(issued, SiloA, SiloB);
         Assert.Equal(expected, answer.ExpiresAt);
-        using var body = JsonDocument.Parse(answer.Body!);
+        using var body = JsonDocument.Parse(answer.Body!.ToArray());
         Assert.Equal(Rfc3339.Write(expected), body.RootElement.GetProperty("expires_at").GetString());
         Assert.NotEqual(Rfc3339.Write(original.ExpiresAt), body.RootElement.GetProperty("expires_at").GetString());
 

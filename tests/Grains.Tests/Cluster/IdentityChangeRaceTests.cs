@@ -94,7 +94,7 @@ public sealed class IdentityChangeRaceTests : IAsyncLifetime
         await TellAsync(host, identity.Id, identity with { Traits = """{"email":"v1@example.test"}""" });
 
         var after = await AssertActiveAsync(issued, SiloA, SiloB);
-        Assert.Equal(before.Body, after.Body);
+        Assert.Equal(before.Body!.ToArray(), after.Body!.ToArray());
         Assert.Equal(updated.Identity!.Traits, TraitsOf(after));
 
         var newer = updated.Identity with { Version = updated.Identity.Version + 1, Traits = """{"email":"v3@example.test"}""" };

@@ -122,7 +122,7 @@ public sealed class IdentityLifecycleTests(SessionClusterFixture fixture) : ICla
             var answer = await AssertActiveAsync(session, SiloA, SiloB);
             Assert.Equal(traits, TraitsOf(answer));
             // Exactly the body of the session with the new identity, not a patched copy of the old one.
-            Assert.Equal(SessionJson.Render(session.Session, updated.Identity, active: true, PublicBaseUrl), answer.Body);
+            Assert.Equal(SessionJson.Render(session.Session, updated.Identity, active: true, PublicBaseUrl), answer.Body!.ToArray());
         }
         Assert.Equal(traits, (await Harness.Store.FindIdentityAsync(identity.Id))!.Traits);
         await bystanders.AssertUntouchedAsync(SiloB, SiloA);
@@ -224,7 +224,7 @@ public sealed class IdentityLifecycleTests(SessionClusterFixture fixture) : ICla
         var other = await IssueSpreadAsync(bystanders.Identity.Id);
         var otherBodies = new List<byte[]>();
         foreach (var session in other)
-            otherBodies.Add((await AssertActiveAsync(session, SiloA, SiloB)).Body!);
+            otherBodies.Add((await AssertActiveAsync(session, SiloA, SiloB)).Body!.ToArray());
         var grain = SiloB.GetGrain<IIdentityGrain>(changed.Id);
 
         Assert.Equal(IdentityWriteOutcome.Written, (await grain.UpdateAsync(DraftOf(changed) with { Traits = """{"email":"x@example.test"}""" }, expectedVersion: null)).Outcome);
@@ -236,7 +236,7 @@ public sealed class IdentityLifecycleTests(SessionClusterFixture fixture) : ICla
         for (var i = 0; i < other.Length; i++)
         {
             var answer = await AssertActiveAsync(other[i], SiloA, SiloB);
-            Assert.Equal(otherBodies[i], answer.Body);
+            Assert.Equal(otherBodies[i], answer.Body!.ToArray());
             Assert.Equal(WhoamiOutcome.Active, (await WhoamiAsync(SiloA, other[i], requireHighestAal: true)).Outcome);
         }
         await bystanders.AssertUntouchedAsync(SiloA, SiloB);
@@ -286,7 +286,7 @@ public sealed class IdentityLifecycleTests(SessionClusterFixture fixture) : ICla
         };
         var bodies = new List<byte[]>();
         foreach (var session in sessions)
-            bodies.Add((await AssertActiveAsync(session, SiloA, SiloB)).Body!);
+            bodies.Add((await AssertActiveAsync(session, SiloA, SiloB)).Body!.ToArray());
         return new Bystanders(identity, sessions, bodies);
     }
 
@@ -295,7 +295,7 @@ public sealed class IdentityLifecycleTests(SessionClusterFixture fixture) : ICla
         public async Task AssertUntouchedAsync(params IGrainFactory[] silos)
         {
             for (var i = 0; i < Sessions.Length; i++)
-                Assert.Equal(Bodies[i], (await AssertActiveAsync(Sessions[i], silos)).Body);
+                Assert.Equal(Bodies[i], (await AssertActiveAsync(Sessions[i], silos)).Body!.ToArray());
             foreach (var grains in silos)
                 Assert.Equal(Identity, await grains.GetGrain<IIdentityGrain>(Identity.Id).GetAsync());
         }

@@ -29,12 +29,12 @@ public sealed class SessionClusterTests(SessionClusterFixture fixture) : IClassF
         Assert.Equal(WhoamiOutcome.Active, throughB.Outcome);
         Assert.Equal(WhoamiOutcome.Active, throughA.Outcome);
         Assert.NotNull(throughB.Body);
-        Assert.Equal(throughB.Body, throughA.Body);
+        Assert.Equal(throughB.Body!.ToArray(), throughA.Body!.ToArray());
         Assert.Equal(identity.Id.ToString(), throughB.IdentityId);
         Assert.Equal(issued.Session.ExpiresAt, throughB.ExpiresAt);
-        Assert.Equal(SessionJson.Render(issued.Session, identity, active: true, PublicBaseUrl), throughB.Body);
+        Assert.Equal(SessionJson.Render(issued.Session, identity, active: true, PublicBaseUrl), throughB.Body!.ToArray());
 
-        using var body = JsonDocument.Parse(throughB.Body);
+        using var body = JsonDocument.Parse(throughB.Body!.ToArray());
         Assert.Equal(issued.Session.Id.ToString(), body.RootElement.GetProperty("id").GetString());
         Assert.True(body.RootElement.GetProperty("active").GetBoolean());
         Assert.Equal(identity.Id.ToString(), body.RootElement.GetProperty("identity").GetProperty("id").GetString());
@@ -50,7 +50,7 @@ public sealed class SessionClusterTests(SessionClusterFixture fixture) : IClassF
         var answer = await SiloA.GetGrain<ISessionGrain>(issued.LookupKey).WhoamiAsync(SessionChannel.Browser, false);
 
         Assert.Equal(WhoamiOutcome.Active, answer.Outcome);
-        Assert.Equal(SessionJson.Render(issued.Session, identity, active: true, PublicBaseUrl), answer.Body);
+        Assert.Equal(SessionJson.Render(issued.Session, identity, active: true, PublicBaseUrl), answer.Body!.ToArray());
     }
 
     /// <summary>An API session presented as a browser cookie, or a browser session presented as a token, is refused.</summary>

@@ -51,7 +51,7 @@ public sealed class SiloFailureTests : IAsyncLifetime
 
         var after = await Grains(survivor).GetGrain<ISessionGrain>(issued.LookupKey).WhoamiAsync(SessionChannel.Api, false);
         Assert.Equal(WhoamiOutcome.Active, after.Outcome);
-        Assert.Equal(before.Body, after.Body);
+        Assert.Equal(before.Body!.ToArray(), after.Body!.ToArray());
         Assert.Equal(before.IdentityId, after.IdentityId);
         Assert.Equal(before.ExpiresAt, after.ExpiresAt);
         // A new activation, on the survivor: the answer came from the store, not from the dead silo's memory.

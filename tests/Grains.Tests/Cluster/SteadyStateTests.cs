@@ -44,6 +44,53 @@ public sealed class SteadyStateTests : IAsyncLifetime
         Assert.Equal(readsBefore, _counting.Reads);
     }
 
+    /// <summary>
+    /// The identity's piece of the whoami body is held once per silo: every session of the identity there answers
+    /// with the same array, whether it was issued there or read back from the store after an eviction.
+    /// </summary>
+    [Fact]
+    public async Task The_sessions_of_one_identity_on_a_silo_share_its_json()
+    {
+        var identity = await SessionCluster.CreateIdentityAsync(_cluster.Grains(0));
+        var issued = new List<IssuedSession>();
+        for (var i = 0; i < 8; i++)
+            issued.Add(await SessionCluster.IssueAsync(_cluster.Grains(i % 2), identity.Id, SessionChannel.Api));
+
+        async Task<Dictionary<SiloAddress, List<WhoamiAnswer>>> AnswersByHost()
+        {
+            var byHost = new Dictionary<SiloAddress, List<WhoamiAnswer>>();
+            foreach (var session in issued)
+            {
+                await _cluster.Grains(0).GetGrain<ISessionGrain>(session.LookupKey).GetAsync(); // active (read back after an eviction)
+                var host = _cluster.HostOf(_cluster.Grains(0), session.LookupKey)!;
+                var local = SessionCluster.Grains(_cluster.Cluster.Silos.Single(s => s.SiloAddress.Equals(host)));
+                var answer = await local.GetGrain<ISessionGrain>(session.LookupKey).WhoamiAsync(SessionChannel.Api, false);
+                Assert.Equal(WhoamiOutcome.Active, answer.Outcome);
+                (byHost.TryGetValue(host, out var answers) ? answers : byHost[host] = []).Add(answer);
+            }
+            return byHost;
+        }
+
+        void AssertShared(Dictionary<SiloAddress, List<WhoamiAnswer>> byHost)
+        {
+            Assert.Equal(issued.Count, byHost.Values.Sum(a => a.Count));
+            foreach (var answers in byHost.Values)
+                foreach (var answer in answers)
+                {
+                    Assert.Same(answers[0].Body!.Identity, answer.Body!.Identity);
+                    Assert.Same(answers[0].IdentityId, answer.IdentityId);
+                }
+        }
+
+        AssertShared(await AnswersByHost());
+        foreach (var session in issued)
+            await _cluster.Cluster.DeactivateAsync(_cluster.Grains(0).GetGrain<ISessionGrain>(session.LookupKey));
+        var reloaded = await AnswersByHost();
+        AssertShared(reloaded);
+        Assert.Equal(issued.Select(s => s.Session.Id.ToString()).Order(),
+            reloaded.Values.SelectMany(a => a).Select(a => JsonDocument.Parse(a.Body!.ToArray()).RootElement.GetProperty("id").GetString()).Order());
+    }
+
     [Fact]
     public async Task An_evicted_session_is_read_from_the_store_once_on_its_next_lookup()
     {
@@ -59,7 +106,7 @@ public sealed class SteadyStateTests : IAsyncLifetime
             await grain.WhoamiAsync(SessionChannel.Api, false);
 
         Assert.Equal(1, _counting.SessionReads - sessionReadsBefore);
-        Assert.Equal(before.Body, after.Body);
+        Assert.Equal(before.Body!.ToArray(), after.Body!.ToArray());
     }
 
     [Fact]
@@ -121,7 +168,7 @@ public sealed class SteadyStateTests : IAsyncLifetime
         for (var i = 0; i < 50; i++)
         {
             Assert.Same(first.Body, (await local.GetGrain<ISessionGrain>(held.LookupKey).WhoamiAsync(SessionChannel.Api, false)).Body);
-            Assert.Equal(first.Body, (await remote.GetGrain<ISessionGrain>(held.LookupKey).WhoamiAsync(SessionChannel.Api, false)).Body);
+            Assert.Equal(first.Body!.ToArray(), (await remote.GetGrain<ISessionGrain>(held.LookupKey).WhoamiAsync(SessionChannel.Api, false)).Body!.ToArray());
         }
         Assert.Equal(readsBefore, _counting.Reads);
         // The evicted ones are read once each when next looked up, and answer the new traits.

@@ -48,7 +48,7 @@ public sealed class StoreOutageTests : IAsyncLifetime
 
         var during = await Grains(caller).GetGrain<ISessionGrain>(warm.LookupKey).WhoamiAsync(SessionChannel.Api, false);
         Assert.Equal(WhoamiOutcome.Active, during.Outcome);
-        Assert.Equal(before.Body, during.Body);
+        Assert.Equal(before.Body!.ToArray(), during.Body!.ToArray());
         await Assert.ThrowsAsync<StoreUnavailableException>(() => Grains(caller).GetGrain<ISessionGrain>(warm.LookupKey).RevokeAsync());
         Assert.Equal(WhoamiOutcome.Active, (await Grains(caller).GetGrain<ISessionGrain>(warm.LookupKey).WhoamiAsync(SessionChannel.Api, false)).Outcome);
         await Assert.ThrowsAsync<StoreUnavailableException>(() => WhoamiPlacedOnAsync(host, cold.LookupKey));

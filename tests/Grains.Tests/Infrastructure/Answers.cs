@@ -11,7 +11,7 @@ public static class Answers
     public static string TraitsOf(WhoamiAnswer answer)
     {
         Assert.NotNull(answer.Body);
-        using var body = JsonDocument.Parse(answer.Body);
+        using var body = JsonDocument.Parse(answer.Body!.ToArray());
         return body.RootElement.GetProperty("identity").GetProperty("traits").GetRawText();
     }
 
@@ -19,7 +19,7 @@ public static class Answers
     public static string? IdentityMember(WhoamiAnswer answer, string name)
     {
         Assert.NotNull(answer.Body);
-        using var body = JsonDocument.Parse(answer.Body);
+        using var body = JsonDocument.Parse(answer.Body!.ToArray());
         return body.RootElement.GetProperty("identity").GetProperty(name).GetString();
     }
 
@@ -35,7 +35,7 @@ public static class Answers
             if (first is null)
                 first = answer;
             else
-                Assert.Equal(first.Body, answer.Body);
+                Assert.Equal(first.Body!.ToArray(), answer.Body!.ToArray());
         }
         return first!;
     }

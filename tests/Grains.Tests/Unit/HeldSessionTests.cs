@@ -97,6 +97,20 @@ public sealed class HeldSessionTests
     }
 
     [Fact]
+    public void A_copy_of_the_same_version_is_kept_and_changes_nothing()
+    {
+        var held = Started();
+        var version = held.Version;
+        var copy = Identity with { };
+
+        Assert.True(held.IdentityChanged(copy));
+
+        Assert.Same(copy, held.Identity); // so the sessions of a silo share the silo's copy
+        Assert.Equal(version, held.Version); // nothing to render again
+        Assert.Equal(SessionVerdict.Active, held.Judge(SessionChannel.Browser, T0, requireHighestAal: false));
+    }
+
+    [Fact]
     public void A_change_for_nothing_held_is_not_applied()
     {
         var held = new HeldSession();

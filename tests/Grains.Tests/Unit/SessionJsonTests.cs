@@ -189,4 +189,37 @@ public sealed class SessionJsonTests
              "issued_at", "identity", "devices"],
             Names(doc.RootElement));
     }
+
+    /// <summary>The whoami body in pieces is byte for byte the whole rendering, and its identity piece is the array given.</summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void The_body_in_pieces_is_the_whole_rendering(bool active)
+    {
+        var identityJson = SessionJson.RenderIdentity(Identity, BaseUrl);
+
+        var body = SessionJson.RenderBody(Session, identityJson, active);
+
+        Assert.Equal(SessionJson.Render(Session, Identity, active, BaseUrl), body.ToArray());
+        Assert.Same(identityJson, body.Identity);
+        var written = new System.Buffers.ArrayBufferWriter<byte>();
+        body.CopyTo(written);
+        Assert.Equal(body.ToArray(), written.WrittenSpan.ToArray());
+        Assert.Equal(written.WrittenCount, body.Length);
+    }
+
+    /// <summary>A tokenized body ends with the token as its last member, the rest unchanged.</summary>
+    [Fact]
+    public void A_tokenized_body_adds_the_token_last()
+    {
+        var body = SessionJson.RenderBody(Session, SessionJson.RenderIdentity(Identity, BaseUrl), active: true);
+
+        var tokenized = OrleansSessions.Tokenizer.SessionTokenizer.WithToken(body, "a.b.c");
+
+        using var doc = JsonDocument.Parse(tokenized.ToArray());
+        Assert.Equal("tokenized", Names(doc.RootElement)[^1]);
+        Assert.Equal("a.b.c", doc.RootElement.GetProperty("tokenized").GetString());
+        var whole = body.ToArray();
+        Assert.Equal(whole[..^1], tokenized.ToArray()[..(whole.Length - 1)]);
+    }
 }
