@@ -17,6 +17,7 @@ public static class GrainServices
         services.AddOptions<SessionBehaviour>().Configure(b => configure?.Invoke(b));
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<LastSeenWriter>();
+        services.AddSingleton<SessionGrainServices>();
         // Identity changes reach a silo's sessions through one call per silo (IdentityGrain → every silo's service).
         services.AddSingleton<Identities.IdentityStandings>();
         services.AddGrainService<Identities.IdentityStandingsService>();
@@ -26,6 +27,10 @@ public static class GrainServices
         services.AddOptions<TokenizerSettings>();
         services.AddSingleton<TokenizerKeys>();
         services.AddSingleton<SessionTokenizer>();
+        // The grain directory cache keeps no entry for a grain active on this silo (one per resident session otherwise).
+        services.AddSingleton<Orleans.Runtime.GrainDirectory.IGrainDirectoryCache, Cluster.LocalFirstDirectoryCache>();
+        services.Configure<Orleans.Configuration.GrainDirectoryOptions>(o =>
+            o.CachingStrategy = Orleans.Configuration.GrainDirectoryOptions.CachingStrategyType.Custom);
         // What ISiloBuilder.AddIncomingGrainCallFilter registers: every silo asks the container for its filters.
         services.AddSingleton<IIncomingGrainCallFilter, StoreUnavailableFilter>();
         return services;

@@ -607,7 +607,7 @@ public abstract class RelationalStore : IIdentityStore, ISessionStore, IKeyRingS
         IdentityId = Guid.Parse(r.GetString(2)),
         Channel = r.GetString(3) == "browser" ? SessionChannel.Browser : SessionChannel.Api,
         Revoked = r.GetInt64(4) == 0,
-        Aal = r.GetString(5),
+        Aal = StoredJson.Shared(r.GetString(5)),
         AuthenticationMethods = StoredJson.ReadMethods(r.GetString(6)),
         Devices = StoredJson.ReadDevices(r.GetString(7)),
         IssuedAt = UnixMicros.To(r.GetInt64(8)),

@@ -17,7 +17,25 @@ internal static class StoredJson
 
     public static ImmutableArray<AuthenticationMethod> ReadMethods(string json) =>
         [.. JsonSerializer.Deserialize<StoredMethod[]>(json, Options)!.Select(m =>
-            new AuthenticationMethod { Method = m.Method, Aal = m.Aal, CompletedAt = UnixMicros.To(m.CompletedAt) })];
+            new AuthenticationMethod { Method = Shared(m.Method), Aal = Shared(m.Aal), CompletedAt = UnixMicros.To(m.CompletedAt) })];
+
+    /// <summary>
+    /// One string for each of the few values every session repeats (levels, methods), rather than a copy per row
+    /// read: resident sessions read back from the store share them.
+    /// </summary>
+    public static string Shared(string value) => value switch
+    {
+        AuthenticatorAssurance.Aal0 => AuthenticatorAssurance.Aal0,
+        AuthenticatorAssurance.Aal1 => AuthenticatorAssurance.Aal1,
+        AuthenticatorAssurance.Aal2 => AuthenticatorAssurance.Aal2,
+        "password" => "password",
+        "totp" => "totp",
+        "code" => "code",
+        "lookup_secret" => "lookup_secret",
+        "webauthn" => "webauthn",
+        "oidc" => "oidc",
+        _ => value,
+    };
 
     public static string WriteDevices(ImmutableArray<SessionDevice> devices) =>
         JsonSerializer.Serialize(devices.Select(d => new StoredDevice(d.Id, d.IpAddress, d.UserAgent, d.Location)), Options);
