@@ -99,7 +99,6 @@ public sealed class IdentityStanding(Guid identityId)
 public sealed class IdentityCopy(IdentityRecord? identity)
 {
     private byte[]? _sessionJson;
-    private string? _idText;
 
     public IdentityRecord? Identity { get; } = identity;
 
@@ -112,15 +111,6 @@ public sealed class IdentityCopy(IdentityRecord? identity)
         return Interlocked.CompareExchange(ref _sessionJson, rendered, null) ?? rendered;
     }
 
-    /// <summary>The identity's id as text (the whoami's <c>X-Kratos-Authenticated-Identity-Id</c>), made once.</summary>
-    public string IdText
-    {
-        get
-        {
-            if (_idText is { } text)
-                return text;
-            var made = (Identity ?? throw new InvalidOperationException("A deleted identity has no id here.")).Id.ToString();
-            return Interlocked.CompareExchange(ref _idText, made, null) ?? made;
-        }
-    }
+    /// <summary>The identity's id as text (the whoami's <c>X-Kratos-Authenticated-Identity-Id</c>); null when deleted.</summary>
+    public string? IdText { get; } = identity?.Id.ToString();
 }

@@ -17,10 +17,7 @@ public sealed class DirectoryCacheTests : IAsyncLifetime
     [Fact]
     public async Task A_silo_caches_only_addresses_on_other_silos_and_finds_its_own_grains_without_an_entry()
     {
-        var identity = await SessionCluster.CreateIdentityAsync(_cluster.Grains(0));
-        var sessions = new List<IssuedSession>();
-        for (var i = 0; i < 12; i++)
-            sessions.Add(await SessionCluster.IssueAsync(_cluster.Grains(i % 2), identity.Id, SessionChannel.Api));
+        var sessions = await _cluster.IssueSpreadAsync(12);
         // Every session called through both silos: each silo addresses every grain.
         foreach (var session in sessions)
             for (var silo = 0; silo < 2; silo++)
@@ -46,7 +43,7 @@ public sealed class DirectoryCacheTests : IAsyncLifetime
 
         // Deactivated, a grain is no longer found here (and whoami reads it back, wherever it is placed now).
         var first = _cluster.Grains(0).GetGrain<ISessionGrain>(sessions[0].LookupKey);
-        var host = _cluster.Cluster.Silos.Single(s => s.SiloAddress.Equals(_cluster.HostOf(_cluster.Grains(0), sessions[0].LookupKey)));
+        var host = _cluster.Silo(_cluster.HostOf(_cluster.Grains(0), sessions[0].LookupKey)!);
         await _cluster.Cluster.DeactivateAsync(first);
         var hostCache = host.ServiceProvider.GetRequiredService<IGrainDirectoryCache>();
         Assert.False(hostCache.LookUp(first.GetGrainId(), out var stale, out _) && stale.SiloAddress!.Equals(host.SiloAddress));

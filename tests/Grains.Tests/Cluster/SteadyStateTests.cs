@@ -51,10 +51,7 @@ public sealed class SteadyStateTests : IAsyncLifetime
     [Fact]
     public async Task The_sessions_of_one_identity_on_a_silo_share_its_json()
     {
-        var identity = await SessionCluster.CreateIdentityAsync(_cluster.Grains(0));
-        var issued = new List<IssuedSession>();
-        for (var i = 0; i < 8; i++)
-            issued.Add(await SessionCluster.IssueAsync(_cluster.Grains(i % 2), identity.Id, SessionChannel.Api));
+        var issued = await _cluster.IssueSpreadAsync(8);
 
         async Task<Dictionary<SiloAddress, List<WhoamiAnswer>>> AnswersByHost()
         {
@@ -63,7 +60,7 @@ public sealed class SteadyStateTests : IAsyncLifetime
             {
                 await _cluster.Grains(0).GetGrain<ISessionGrain>(session.LookupKey).GetAsync(); // active (read back after an eviction)
                 var host = _cluster.HostOf(_cluster.Grains(0), session.LookupKey)!;
-                var local = SessionCluster.Grains(_cluster.Cluster.Silos.Single(s => s.SiloAddress.Equals(host)));
+                var local = SessionCluster.Grains(_cluster.Silo(host));
                 var answer = await local.GetGrain<ISessionGrain>(session.LookupKey).WhoamiAsync(SessionChannel.Api, false);
                 Assert.Equal(WhoamiOutcome.Active, answer.Outcome);
                 (byHost.TryGetValue(host, out var answers) ? answers : byHost[host] = []).Add(answer);

@@ -211,6 +211,19 @@ public sealed class SessionCluster : IAsyncDisposable
             ? context.Address.SiloAddress
             : null;
 
+    /// <summary>The handle of the silo at <paramref name="address"/>.</summary>
+    public InProcessSiloHandle Silo(SiloAddress address) => Cluster.Silos.Single(s => s.SiloAddress.Equals(address));
+
+    /// <summary>Issues <paramref name="count"/> token sessions of a new identity, through the silos in turn.</summary>
+    public async Task<List<IssuedSession>> IssueSpreadAsync(int count)
+    {
+        var identity = await CreateIdentityAsync(Grains(0));
+        var sessions = new List<IssuedSession>();
+        for (var i = 0; i < count; i++)
+            sessions.Add(await IssueAsync(Grains(i % Cluster.Silos.Count), identity.Id, SessionChannel.Api));
+        return sessions;
+    }
+
     public async ValueTask DisposeAsync()
     {
         try
