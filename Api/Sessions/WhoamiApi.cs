@@ -1,3 +1,4 @@
+using System.Buffers;
 using OrleansSessions.Api.Configuration;
 using OrleansSessions.Api.Errors;
 using System.Diagnostics;
@@ -105,11 +106,18 @@ public static class WhoamiApi
         response.StatusCode = StatusCodes.Status200OK;
         response.Headers.ContentType = "application/json; charset=utf-8";
         response.Headers[IdentityIdHeader] = answer.IdentityId;
-        response.ContentLength = body.Length;
-        if (!HttpMethods.IsHead(context.Request.Method))
-        {
-            body.CopyTo(response.BodyWriter);
+        if (WriteBody(response, body, HttpMethods.IsHead(context.Request.Method)))
             await response.BodyWriter.FlushAsync();
-        }
+    }
+
+    /// <summary>Sets the length and (unless <paramref name="headOnly"/>) writes the body into the response's pipe; true when something was written.</summary>
+    private static bool WriteBody(HttpResponse response, WhoamiBody body, bool headOnly)
+    {
+        var written = body.Written();
+        response.ContentLength = written.Length;
+        if (headOnly)
+            return false;
+        response.BodyWriter.Write(written);
+        return true;
     }
 }

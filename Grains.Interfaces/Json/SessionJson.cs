@@ -23,25 +23,6 @@ public static class SessionJson
         return buffer.WrittenSpan.ToArray();
     }
 
-    /// <summary>
-    /// The whole session as whoami sends it, in the pieces of <see cref="WhoamiBody"/>: the same bytes as
-    /// <see cref="Render"/>, with <paramref name="identityJson"/> (from <see cref="RenderIdentity"/>) not copied.
-    /// </summary>
-    public static WhoamiBody RenderBody(SessionRecord session, byte[] identityJson, bool active)
-    {
-        var buffer = new ArrayBufferWriter<byte>(512);
-        using var w = new Utf8JsonWriter(buffer);
-        WriteHead(w, session, active);
-        w.Flush();
-        var head = buffer.WrittenSpan.ToArray();
-        w.WriteRawValue(identityJson, skipInputValidation: true);
-        w.Flush();
-        var identityEnd = buffer.WrittenCount;
-        WriteTail(w, session, SessionJsonShape.Full);
-        w.Flush();
-        return new WhoamiBody { Head = head, Identity = identityJson, Tail = buffer.WrittenSpan[identityEnd..].ToArray() };
-    }
-
     /// <summary>The identity as a session embeds it, as UTF-8 JSON.</summary>
     public static byte[] RenderIdentity(IdentityRecord identity, string publicBaseUrl)
     {
@@ -63,43 +44,43 @@ public static class SessionJson
     }
 
     /// <summary>From the session's opening brace to the name of its <c>identity</c>.</summary>
-    private static void WriteHead(Utf8JsonWriter w, SessionRecord session, bool active)
+    internal static void WriteHead(Utf8JsonWriter w, SessionRecord session, bool active)
     {
         w.WriteStartObject();
-        w.WriteString("id", session.Id);
-        w.WriteBoolean("active", active);
-        w.WriteString("expires_at", Rfc3339.Write(session.ExpiresAt));
-        w.WriteString("authenticated_at", Rfc3339.Write(session.AuthenticatedAt));
-        w.WriteString("authenticator_assurance_level", session.Aal);
-        w.WriteStartArray("authentication_methods");
+        w.WriteString(Names.Id, session.Id);
+        w.WriteBoolean(Names.Active, active);
+        Rfc3339.WriteTo(w, Names.ExpiresAt, session.ExpiresAt);
+        Rfc3339.WriteTo(w, Names.AuthenticatedAt, session.AuthenticatedAt);
+        w.WriteString(Names.Aal, session.Aal);
+        w.WriteStartArray(Names.AuthenticationMethods);
         foreach (var m in session.AuthenticationMethods)
         {
             w.WriteStartObject();
-            w.WriteString("method", m.Method);
-            w.WriteString("aal", m.Aal);
-            w.WriteString("completed_at", Rfc3339.Write(m.CompletedAt));
+            w.WriteString(Names.Method, m.Method);
+            w.WriteString(Names.MethodAal, m.Aal);
+            Rfc3339.WriteTo(w, Names.CompletedAt, m.CompletedAt);
             w.WriteEndObject();
         }
         w.WriteEndArray();
-        w.WriteString("issued_at", Rfc3339.Write(session.IssuedAt));
-        w.WritePropertyName("identity");
+        Rfc3339.WriteTo(w, Names.IssuedAt, session.IssuedAt);
+        w.WritePropertyName(Names.Identity);
     }
 
     /// <summary>After the identity: the devices and the closing brace.</summary>
-    private static void WriteTail(Utf8JsonWriter w, SessionRecord session, SessionJsonShape shape)
+    internal static void WriteTail(Utf8JsonWriter w, SessionRecord session, SessionJsonShape shape)
     {
-        w.WritePropertyName("devices");
+        w.WritePropertyName(Names.Devices);
         if (shape.Devices)
         {
             w.WriteStartArray();
             foreach (var d in session.Devices)
             {
                 w.WriteStartObject();
-                w.WriteString("id", d.Id);
+                w.WriteString(Names.Id, d.Id);
                 // Kratos writes null here; the published schema says string, so absent fields are left out.
-                if (d.IpAddress is not null) w.WriteString("ip_address", d.IpAddress);
-                if (d.UserAgent is not null) w.WriteString("user_agent", d.UserAgent);
-                if (d.Location is not null) w.WriteString("location", d.Location);
+                if (d.IpAddress is not null) w.WriteString(Names.IpAddress, d.IpAddress);
+                if (d.UserAgent is not null) w.WriteString(Names.UserAgent, d.UserAgent);
+                if (d.Location is not null) w.WriteString(Names.Location, d.Location);
                 w.WriteEndObject();
             }
             w.WriteEndArray();
@@ -109,5 +90,25 @@ public static class SessionJson
             w.WriteNullValue();
         }
         w.WriteEndObject();
+    }
+
+    /// <summary>The member names, encoded once (a whoami writes them on every request).</summary>
+    private static class Names
+    {
+        public static readonly JsonEncodedText Id = JsonEncodedText.Encode("id");
+        public static readonly JsonEncodedText Active = JsonEncodedText.Encode("active");
+        public static readonly JsonEncodedText ExpiresAt = JsonEncodedText.Encode("expires_at");
+        public static readonly JsonEncodedText AuthenticatedAt = JsonEncodedText.Encode("authenticated_at");
+        public static readonly JsonEncodedText Aal = JsonEncodedText.Encode("authenticator_assurance_level");
+        public static readonly JsonEncodedText AuthenticationMethods = JsonEncodedText.Encode("authentication_methods");
+        public static readonly JsonEncodedText Method = JsonEncodedText.Encode("method");
+        public static readonly JsonEncodedText MethodAal = JsonEncodedText.Encode("aal");
+        public static readonly JsonEncodedText CompletedAt = JsonEncodedText.Encode("completed_at");
+        public static readonly JsonEncodedText IssuedAt = JsonEncodedText.Encode("issued_at");
+        public static readonly JsonEncodedText Identity = JsonEncodedText.Encode("identity");
+        public static readonly JsonEncodedText Devices = JsonEncodedText.Encode("devices");
+        public static readonly JsonEncodedText IpAddress = JsonEncodedText.Encode("ip_address");
+        public static readonly JsonEncodedText UserAgent = JsonEncodedText.Encode("user_agent");
+        public static readonly JsonEncodedText Location = JsonEncodedText.Encode("location");
     }
 }

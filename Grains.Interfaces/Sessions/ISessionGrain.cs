@@ -75,9 +75,8 @@ public enum WhoamiOutcome
 }
 
 /// <summary>
-/// What the API writes for a whoami. <see cref="Body"/> is the session's JSON, rendered once
-/// when the session last changed, shared by every answer until it changes again (its identity's piece shared by
-/// every session of the identity on the silo).
+/// What the API writes for a whoami. <see cref="Body"/> is the session's JSON: within the silo the held session
+/// record and its identity's JSON (shared by every session of the identity on the silo), written by the API.
 /// </summary>
 [GenerateSerializer, Immutable, Alias("os.WhoamiAnswer")]
 public sealed record WhoamiAnswer

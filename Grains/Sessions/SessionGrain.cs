@@ -18,14 +18,12 @@ public sealed class SessionGrain(SessionGrainServices services) : StoreBackedGra
 
     // The session's rules and what is held; this grain adds the store, the calls and the rendered answers.
     private readonly HeldSession _held = new();
-    // The whoami answer for what is held, rendered when _held.Version moves.
-    private WhoamiAnswer _active = WhoamiAnswer.Unauthorized;
-    private long _renderedVersion = -1;
     // Last use, for the idle timeout: in memory on every whoami, written through LastSeenWriter at most once per interval.
     private DateTimeOffset _lastSeen;
     private DateTimeOffset _lastSeenRecorded;
-    // Tokenized answers by template, for the session as held now (Hold forgets them).
+    // Tokenized answers by template, for the session as held at _tokensVersion (a change of what is held forgets them).
     private Dictionary<string, (WhoamiAnswer Answer, SignedToken Token)>? _tokens;
+    private long _tokensVersion;
     // This silo's newest copy of the identity, shared with its other sessions here; and the copy last applied.
     private IdentityStanding? _standing;
     private IdentityCopy? _followed;
@@ -77,6 +75,8 @@ public sealed class SessionGrain(SessionGrainServices services) : StoreBackedGra
         if (signer is null)
             return new WhoamiAnswer { Outcome = WhoamiOutcome.TokenizeFailed, Problem = $"No key signs tokens of the template \"{templateName}\" yet." };
         var now = services.Clock.GetUtcNow();
+        if (_tokensVersion != _held.Version)
+            (_tokens, _tokensVersion) = (null, _held.Version);
         if (_tokens is not null && _tokens.TryGetValue(templateName, out var held)
             && held.Token.Kid == signer.Kid && now < held.Token.IssuedAt + template.Ttl / 2)
             return held.Answer;
@@ -253,25 +253,22 @@ public sealed class SessionGrain(SessionGrainServices services) : StoreBackedGra
         return new() { Session = _held.IsRevoked && !session.Revoked ? session with { Revoked = true } : session, Identity = _held.Identity };
     }
 
-    /// <summary>The whoami answer of the active session held now, rendered once per change of what is held.</summary>
+    /// <summary>
+    /// The whoami answer of the active session held now: the held record and the silo's JSON of its identity, written
+    /// by whoever sends it (nothing rendered is kept per session).
+    /// </summary>
     private WhoamiAnswer Active()
     {
-        if (_renderedVersion != _held.Version)
+        var (session, identity) = (_held.Session!, _held.Identity!);
+        // The identity's piece of the body and its id are the silo's copy's, shared by its sessions here.
+        var copy = _followed is { } followed && ReferenceEquals(followed.Identity, identity) ? followed : new IdentityCopy(identity);
+        return new WhoamiAnswer
         {
-            var (session, identity) = (_held.Session!, _held.Identity!);
-            _tokens = null;
-            // The identity's piece of the body and its id are the silo's copy's, shared by its sessions here.
-            var copy = _followed is { } followed && ReferenceEquals(followed.Identity, identity) ? followed : new IdentityCopy(identity);
-            _active = new WhoamiAnswer
-            {
-                Outcome = WhoamiOutcome.Active,
-                Body = SessionJson.RenderBody(session, copy.SessionJson(services.Rendering.PublicBaseUrl), active: true),
-                IdentityId = copy.IdText,
-                ExpiresAt = session.ExpiresAt,
-            };
-            _renderedVersion = _held.Version;
-        }
-        return _active;
+            Outcome = WhoamiOutcome.Active,
+            Body = WhoamiBody.Of(session, copy.SessionJson(services.Rendering.PublicBaseUrl)),
+            IdentityId = copy.IdText,
+            ExpiresAt = session.ExpiresAt,
+        };
     }
 }
 

@@ -84,12 +84,13 @@ public sealed class SessionTokenizer(TokenizerKeys keys, IOptions<JsonRenderingO
     /// <summary>The whoami body with <c>"tokenized": jwt</c> as its last member.</summary>
     public static WhoamiBody WithToken(WhoamiBody sessionJson, string jwt)
     {
-        var end = Array.LastIndexOf(sessionJson.Tail, (byte)'}');
+        var (head, own) = sessionJson.OwnPieces();
+        var end = Array.LastIndexOf(own, (byte)'}');
         var token = Encoding.ASCII.GetBytes($",\"tokenized\":\"{jwt}\"}}");
         var tail = new byte[end + token.Length];
-        sessionJson.Tail.AsSpan(0, end).CopyTo(tail);
+        own.AsSpan(0, end).CopyTo(tail);
         token.CopyTo(tail.AsSpan(end));
-        return new WhoamiBody { Head = sessionJson.Head, Identity = sessionJson.Identity, Tail = tail };
+        return WhoamiBody.FromPieces(head, sessionJson.Identity, tail);
     }
 }
 

@@ -20,6 +20,31 @@ public sealed class Rfc3339Tests
     public void Fraction_is_written_without_trailing_zeros(long ticks, string expected)
     {
         Assert.Equal(expected, Rfc3339.Write(Whole.AddTicks(ticks)));
+        Assert.Equal(expected, WrittenAsJsonMember(Whole.AddTicks(ticks)));
+    }
+
+    /// <summary>The UTF-8 writer of a whoami body writes what <see cref="Rfc3339.Write"/> does, whatever the offset.</summary>
+    [Theory]
+    [InlineData(0, 0)]
+    [InlineData(1_234_567, 2)]
+    [InlineData(9_999_999, -5)]
+    public void Writing_into_json_is_the_same_text(long ticks, int offsetHours)
+    {
+        var value = Whole.AddTicks(ticks).ToOffset(TimeSpan.FromHours(offsetHours));
+
+        Assert.Equal(Rfc3339.Write(value), WrittenAsJsonMember(value));
+    }
+
+    private static string WrittenAsJsonMember(DateTimeOffset value)
+    {
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+        using (var w = new System.Text.Json.Utf8JsonWriter(buffer))
+        {
+            w.WriteStartObject();
+            Rfc3339.WriteTo(w, System.Text.Json.JsonEncodedText.Encode("at"), value);
+            w.WriteEndObject();
+        }
+        return System.Text.Json.JsonDocument.Parse(buffer.WrittenMemory).RootElement.GetProperty("at").GetString()!;
     }
 
     /// <summary>Below a microsecond nothing is written: 100 ns digits are dropped, never rounded up.</summary>

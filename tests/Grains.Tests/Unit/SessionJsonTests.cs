@@ -190,29 +190,51 @@ public sealed class SessionJsonTests
             Names(doc.RootElement));
     }
 
-    /// <summary>The whoami body in pieces is byte for byte the whole rendering, and its identity piece is the array given.</summary>
-    [Theory]
-    [InlineData(true)]
-    [InlineData(false)]
-    public void The_body_in_pieces_is_the_whole_rendering(bool active)
+    /// <summary>
+    /// A whoami body written from the held session is byte for byte the whole rendering, its identity piece is the
+    /// array given, and it crosses to another process as pieces that write the same bytes.
+    /// </summary>
+    [Fact]
+    public void The_body_written_from_the_session_is_the_whole_rendering()
     {
         var identityJson = SessionJson.RenderIdentity(Identity, BaseUrl);
 
-        var body = SessionJson.RenderBody(Session, identityJson, active);
+        var body = WhoamiBody.Of(Session, identityJson);
 
-        Assert.Equal(SessionJson.Render(Session, Identity, active, BaseUrl), body.ToArray());
+        var whole = SessionJson.Render(Session, Identity, active: true, BaseUrl);
+        Assert.Equal(whole, body.Written().ToArray());
+        Assert.Equal(whole, body.ToArray());
         Assert.Same(identityJson, body.Identity);
-        var written = new System.Buffers.ArrayBufferWriter<byte>();
-        body.CopyTo(written);
-        Assert.Equal(body.ToArray(), written.WrittenSpan.ToArray());
-        Assert.Equal(written.WrittenCount, body.Length);
+        Assert.Same(Session, body.Session);
+        var pieces = new WhoamiBodyConverter().ConvertToSurrogate(body);
+        Assert.Same(identityJson, pieces.Identity);
+        var received = new WhoamiBodyConverter().ConvertFromSurrogate(pieces);
+        Assert.Null(received.Session);
+        Assert.Equal(whole, received.ToArray());
+        Assert.Equal(whole, (byte[])[.. pieces.Head, .. pieces.Identity, .. pieces.Tail]);
+    }
+
+    /// <summary>The thread's buffer is reused: a body written after another has its own bytes, not the first's tail.</summary>
+    [Fact]
+    public void Bodies_written_one_after_the_other_each_have_their_own_bytes()
+    {
+        var identityJson = SessionJson.RenderIdentity(Identity, BaseUrl);
+        var longer = WhoamiBody.Of(Session, identityJson);
+        var shorter = WhoamiBody.Of(Session with { Devices = [] }, identityJson);
+
+        var first = longer.Written().ToArray();
+        var second = shorter.Written().ToArray();
+
+        Assert.Equal(SessionJson.Render(Session with { Devices = [] }, Identity, active: true, BaseUrl), second);
+        Assert.True(first.Length > second.Length);
+        Assert.Equal(first, longer.Written().ToArray());
     }
 
     /// <summary>A tokenized body ends with the token as its last member, the rest unchanged.</summary>
     [Fact]
     public void A_tokenized_body_adds_the_token_last()
     {
-        var body = SessionJson.RenderBody(Session, SessionJson.RenderIdentity(Identity, BaseUrl), active: true);
+        var body = WhoamiBody.Of(Session, SessionJson.RenderIdentity(Identity, BaseUrl));
 
         var tokenized = OrleansSessions.Tokenizer.SessionTokenizer.WithToken(body, "a.b.c");
 
