@@ -102,7 +102,7 @@ public static class SessionServiceHost
     private static void AddSilo(WebApplicationBuilder builder, IConfiguration configuration, OrleansSettings orleans, StoreOptions store,
         string membership, ObservabilitySettings observability)
     {
-        builder.Services.AddSessionGrainServices(behaviour =>
+        void Behaviour(SessionBehaviour behaviour)
         {
             if (configuration["session:idle_timeout"] is { Length: > 0 } idle)
                 behaviour.IdleTimeout = GoDuration.Parse(idle, "session:idle_timeout");
@@ -111,7 +111,7 @@ public static class SessionServiceHost
             if (configuration["session:cleanup:retention"] is { Length: > 0 } retention)
                 behaviour.CleanupRetention = GoDuration.Parse(retention, "session:cleanup:retention");
             behaviour.CleanupBatchSize = configuration.GetValue("session:cleanup:batch_size", behaviour.CleanupBatchSize);
-        });
+        }
         var cleanupInterval = GoDuration.Parse(configuration["session:cleanup:interval"] ?? "1h", "session:cleanup:interval");
         builder.Services.AddHostedService(sp => new SessionCleanupScheduler(sp.GetRequiredService<IGrainFactory>(),
             sp.GetRequiredService<TimeProvider>(), cleanupInterval, sp.GetRequiredService<ILogger<SessionCleanupScheduler>>()));
@@ -121,6 +121,7 @@ public static class SessionServiceHost
         var failureDetection = orleans.FailureDetection();
         builder.UseOrleans(silo =>
         {
+            silo.AddSessionGrains(Behaviour);
             if (membership == "postgres")
             {
                 silo.UseAdoNetClustering(o =>

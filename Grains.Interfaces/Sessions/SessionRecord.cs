@@ -31,13 +31,14 @@ public sealed record SessionDevice
     [Id(3)] public string? Location { get; init; }
 }
 
-/// <summary>A session as stored. The credential itself is never held: only its lookup key.</summary>
+/// <summary>
+/// A session as stored. The credential itself is never held; its lookup key (the hash of the secret) is the key of
+/// the session's <see cref="ISessionGrain"/> and of its row, not a member: a resident session holds it once, in its grain's id.
+/// </summary>
 [GenerateSerializer, Immutable, Alias("os.SessionRecord")]
 public sealed record SessionRecord
 {
     [Id(0)] public required Guid Id { get; init; }
-    /// <summary>Hash of the session's secret; the key of its <see cref="ISessionGrain"/>.</summary>
-    [Id(1)] public required string LookupKey { get; init; }
     [Id(2)] public required Guid IdentityId { get; init; }
     [Id(3)] public required SessionChannel Channel { get; init; }
     /// <summary>Set by revocation or logout; never cleared.</summary>

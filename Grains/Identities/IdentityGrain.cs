@@ -157,7 +157,6 @@ public sealed class IdentityGrain(IIdentityStore identities, ISessionStore sessi
         var session = new SessionRecord
         {
             Id = Guid.NewGuid(),
-            LookupKey = command.LookupKey,
             IdentityId = identity.Id,
             Channel = command.Channel,
             Revoked = false,

@@ -90,7 +90,7 @@ public sealed class SessionGrain(SessionGrainServices services) : StoreBackedGra
 
     public async Task StartAsync(SessionRecord session, IdentityRecord identity)
     {
-        await services.Store.InsertSessionAsync(session);
+        await services.Store.InsertSessionAsync(this.GetPrimaryKeyString(), session);
         ServiceTelemetry.SessionsIssued.Add(1, new KeyValuePair<string, object?>("channel", session.Channel == SessionChannel.Browser ? "browser" : "api"));
         MarkLoaded();
         _lastSeen = _lastSeenRecorded = session.CreatedAt;

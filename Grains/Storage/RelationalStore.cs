@@ -159,11 +159,11 @@ public abstract class RelationalStore : IIdentityStore, ISessionStore, IKeyRingS
 
     /// <summary>What <see cref="ReadSession"/> reads, of <see cref="Sessions"/>: <c>active</c> as the mark leaves it.</summary>
     private const string SessionColumns = $"""
-        s.id, s.lookup_key, s.identity_id, s.channel, CASE WHEN {StoredActive} THEN s.active ELSE 0 END, s.aal,
+        s.id, s.identity_id, s.channel, CASE WHEN {StoredActive} THEN s.active ELSE 0 END, s.aal,
         s.authentication_methods, s.devices, s.issued_at, s.authenticated_at, s.expires_at, s.created_at, s.updated_at, s.last_seen_at
         """;
 
-    private const int SessionColumnCount = 14;
+    private const int SessionColumnCount = 13;
 
     /// <summary>
     /// For an update of <c>sessions s</c>: the session exists (see <see cref="Sessions"/>), and with
@@ -378,7 +378,7 @@ public abstract class RelationalStore : IIdentityStore, ISessionStore, IKeyRingS
         },
     };
 
-    public async Task InsertSessionAsync(SessionRecord session, CancellationToken ct = default)
+    public async Task InsertSessionAsync(string lookupKey, SessionRecord session, CancellationToken ct = default)
     {
         await using var connection = await OpenAsync(ct);
         await using var command = Command(connection, """
@@ -386,7 +386,7 @@ public abstract class RelationalStore : IIdentityStore, ISessionStore, IKeyRingS
                                   issued_at, authenticated_at, expires_at, created_at, updated_at)
             VALUES (@id, @key, @identity, @channel, @active, @aal, @methods, @devices, @issued, @authenticated, @expires, @created, @updated)
             """,
-            ("@id", session.Id.ToString()), ("@key", session.LookupKey), ("@identity", session.IdentityId.ToString()),
+            ("@id", session.Id.ToString()), ("@key", lookupKey), ("@identity", session.IdentityId.ToString()),
             ("@channel", ChannelName(session.Channel)), ("@active", session.Revoked ? 0 : 1), ("@aal", session.Aal),
             ("@methods", StoredJson.WriteMethods(session.AuthenticationMethods)), ("@devices", StoredJson.WriteDevices(session.Devices)),
             ("@issued", UnixMicros.From(session.IssuedAt)), ("@authenticated", UnixMicros.From(session.AuthenticatedAt)),
@@ -603,19 +603,18 @@ public abstract class RelationalStore : IIdentityStore, ISessionStore, IKeyRingS
     private static SessionRecord ReadSession(DbDataReader r) => new()
     {
         Id = Guid.Parse(r.GetString(0)),
-        LookupKey = r.GetString(1),
-        IdentityId = Guid.Parse(r.GetString(2)),
-        Channel = r.GetString(3) == "browser" ? SessionChannel.Browser : SessionChannel.Api,
-        Revoked = r.GetInt64(4) == 0,
-        Aal = StoredJson.Shared(r.GetString(5)),
-        AuthenticationMethods = StoredJson.ReadMethods(r.GetString(6)),
-        Devices = StoredJson.ReadDevices(r.GetString(7)),
-        IssuedAt = UnixMicros.To(r.GetInt64(8)),
-        AuthenticatedAt = UnixMicros.To(r.GetInt64(9)),
-        ExpiresAt = UnixMicros.To(r.GetInt64(10)),
-        CreatedAt = UnixMicros.To(r.GetInt64(11)),
-        UpdatedAt = UnixMicros.To(r.GetInt64(12)),
-        LastSeenAt = r.IsDBNull(13) ? null : UnixMicros.To(r.GetInt64(13)),
+        IdentityId = Guid.Parse(r.GetString(1)),
+        Channel = r.GetString(2) == "browser" ? SessionChannel.Browser : SessionChannel.Api,
+        Revoked = r.GetInt64(3) == 0,
+        Aal = StoredJson.Shared(r.GetString(4)),
+        AuthenticationMethods = StoredJson.ReadMethods(r.GetString(5)),
+        Devices = StoredJson.ReadDevices(r.GetString(6)),
+        IssuedAt = UnixMicros.To(r.GetInt64(7)),
+        AuthenticatedAt = UnixMicros.To(r.GetInt64(8)),
+        ExpiresAt = UnixMicros.To(r.GetInt64(9)),
+        CreatedAt = UnixMicros.To(r.GetInt64(10)),
+        UpdatedAt = UnixMicros.To(r.GetInt64(11)),
+        LastSeenAt = r.IsDBNull(12) ? null : UnixMicros.To(r.GetInt64(12)),
     };
 
     private static string ChannelName(SessionChannel channel) => channel == SessionChannel.Browser ? "browser" : "api";

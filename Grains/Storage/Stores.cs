@@ -42,7 +42,7 @@ public interface IIdentityStore
 /// <summary>Durable sessions: the truth that session grains cache. Every write returns only once it is durable.</summary>
 public interface ISessionStore
 {
-    Task InsertSessionAsync(SessionRecord session, CancellationToken ct = default);
+    Task InsertSessionAsync(string lookupKey, SessionRecord session, CancellationToken ct = default);
 
     Task<SessionRecord?> FindSessionByLookupKeyAsync(string lookupKey, CancellationToken ct = default);
 

@@ -47,30 +47,7 @@ public sealed class SiloKillTests(ITestOutputHelper output)
                 await store.MigrateAsync();
 
             // ---- three silos, one cluster ---------------------------------------------------------------
-            var clusterId = $"pg-kill-{Guid.NewGuid():N}";
-            var siloPorts = new int[Silos];
-            for (var i = 0; i < Silos; i++)
-            {
-                siloPorts[i] = FreePorts.Next();
-                silos.Add(SiloProcess.Start($"silo {i}",
-                [
-                    "--serve:public:host=127.0.0.1", "--serve:public:port=0", "--serve:admin:host=127.0.0.1", "--serve:admin:port=0",
-                    "--orleans:membership=postgres", "--orleans:advertised_ip=127.0.0.1",
-                    $"--orleans:cluster_id={clusterId}", $"--orleans:service_id={clusterId}",
-                    $"--orleans:silo_port={siloPorts[i]}", $"--orleans:gateway_port={FreePorts.Next()}",
-                    "--store:provider=postgres", "--store:migrate_on_start=false", "--dev=true",
-                    "--hashers:argon2:memory_kib=1024", "--hashers:argon2:iterations=1", "--hashers:argon2:parallelism=1",
-                    "--Logging:LogLevel:Default=Warning", "--Logging:LogLevel:Microsoft=Warning", "--Logging:LogLevel:Orleans=Error",
-                    "--Logging:LogLevel:OrleansSessions=Information",
-                    .. FailureDetection,
-                ], new Dictionary<string, string> { ["store__connection_string"] = database }));
-            }
-            var urls = new List<(Uri Public, Uri Admin)>();
-            foreach (var silo in silos)
-                urls.Add(await silo.WaitReadyAsync());
-            // Each node logs the membership it sees (ClusterMembershipLog): all three active, on every node.
-            foreach (var silo in silos)
-                await silo.LineAsync(l => l.Contains("Cluster membership: ", StringComparison.Ordinal) && l.EndsWith($"({Silos} active)", StringComparison.Ordinal)).WaitAsync(WaitTimeout);
+            var (siloPorts, urls) = await StartClusterAsync(database, silos);
 
             // ---- sessions issued through every node; some revoked -----------------------------------------
             var sessions = new List<Tracked>();
@@ -185,6 +162,130 @@ public sealed class SiloKillTests(ITestOutputHelper output)
                 output.WriteLine($"---- {silo.Name} output (last lines) ----\n{string.Join('\n', silo.Output.Split('\n').TakeLast(15))}");
             await PostgresServer.DropDatabaseAsync(database);
         }
+    }
+
+    /// <summary>
+    /// SIGTERM of one of three silos while loops ask whoami of every session through the two others (how an operator
+    /// scales in): not one request fails, and the survivors keep their own sessions in memory. Only the leaving silo's
+    /// sessions are read again from the store: Orleans' default grain directory also deactivated every session,
+    /// wherever it lived, whose directory entry the leaving silo held (a third of them here).
+    /// </summary>
+    [Fact]
+    public async Task A_silo_that_leaves_gracefully_under_whoami_load_fails_no_request_and_takes_only_its_own_sessions()
+    {
+        var database = await PostgresServer.CreateDatabaseAsync();
+        var silos = new List<SiloProcess>();
+        using var http = new HttpClient(new SocketsHttpHandler { UseCookies = false, AllowAutoRedirect = false }) { Timeout = TimeSpan.FromSeconds(60) };
+        try
+        {
+            await using (var store = new PostgresStore(database))
+                await store.MigrateAsync();
+            var (siloPorts, urls) = await StartClusterAsync(database, silos);
+
+            var sessions = new List<Tracked>();
+            for (var i = 0; i < Identities; i++)
+            {
+                var identity = await CreateIdentityAsync(http, urls[i % Silos].Admin);
+                for (var j = 0; j < SessionsPerIdentity; j++)
+                {
+                    var issued = await IssueAsync(http, urls[(i + j) % Silos].Admin, identity, "api");
+                    sessions.Add(new Tracked(sessions.Count, identity, issued.SessionId, issued.TokenHeader));
+                }
+            }
+            foreach (var session in sessions)
+            {
+                var (status, body) = await WhoamiAsync(http, urls[session.Index % Silos].Public, session.Credential);
+                Assert.True(status == 200, $"session {session.Index} answered {status} before the leave: {body}");
+                session.Body = body;
+            }
+            var resident = new long[Silos];
+            var loadsBefore = new long[Silos];
+            for (var i = 0; i < Silos; i++)
+                (resident[i], loadsBefore[i]) = await ResidentAndLoadsAsync(http, urls[i].Admin);
+            Assert.Equal(sessions.Count, resident.Sum());
+            Assert.True(resident[2] < sessions.Count, $"silo 2 holds all {resident[2]} sessions: nothing would show what the others keep");
+
+            var samples = new ConcurrentQueue<Sample>();
+            var violations = new ConcurrentQueue<string>();
+            using var stop = new CancellationTokenSource();
+            var loops = Enumerable.Range(0, Loops).Select(_ => new LoadLoop()).ToArray();
+            var running = loops.Select((loop, i) => Task.Run(() => loop.RunAsync(http, urls[i % 2].Public, i % 2, sessions, i * sessions.Count / Loops, samples, violations, stop.Token))).ToArray();
+            await Task.WhenAll(loops.Select(l => l.PassesFromNowAsync(1))).WaitAsync(WaitTimeout);
+
+            var leaving = silos[2];
+            var seenGone = silos.Take(2).Select(s => s.LineAsync(l =>
+                l.Contains($"Cluster membership: silo S127.0.0.1:{siloPorts[2]}:", StringComparison.Ordinal) && l.Contains(" is Dead ", StringComparison.Ordinal))).ToArray();
+            using (var term = Process.Start(new ProcessStartInfo("kill", ["-TERM", leaving.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]) { UseShellExecute = false })!)
+                await term.WaitForExitAsync();
+            Assert.Equal(0, await leaving.WaitExitAsync(WaitTimeout));
+            await Task.WhenAll(seenGone).WaitAsync(WaitTimeout);
+            await Task.WhenAll(loops.Select(l => l.PassesFromNowAsync(2))).WaitAsync(WaitTimeout);
+            await stop.CancelAsync();
+            await Task.WhenAll(running);
+
+            var failures = samples.Where(s => s.Failed).ToArray();
+            output.WriteLine($"requests: {samples.Count}, failed: {failures.Length}; resident before the leave: {string.Join(", ", resident)}");
+            Assert.True(violations.IsEmpty, $"{violations.Count} wrong answers, e.g.: {string.Join(" | ", violations.Take(5))}");
+            Assert.True(failures.Length == 0, $"{failures.Length} failed requests: {string.Join(", ", failures.GroupBy(f => f.Outcome).Select(g => $"{g.Key} × {g.Count()}"))}; e.g. {failures.FirstOrDefault()?.Body}");
+            var reloaded = 0L;
+            var residentAfter = 0L;
+            for (var i = 0; i < 2; i++)
+            {
+                var (held, loads) = await ResidentAndLoadsAsync(http, urls[i].Admin);
+                reloaded += loads - loadsBefore[i];
+                residentAfter += held;
+            }
+            output.WriteLine($"sessions read again by the survivors: {reloaded} (the leaving silo held {resident[2]})");
+            Assert.Equal(sessions.Count, residentAfter);
+            Assert.True(reloaded <= resident[2], $"the survivors read {reloaded} sessions again; only the leaving silo's {resident[2]} had to be");
+        }
+        finally
+        {
+            foreach (var silo in silos)
+                await silo.DisposeAsync();
+            foreach (var silo in silos)
+                output.WriteLine($"---- {silo.Name} output (last lines) ----\n{string.Join('\n', silo.Output.Split('\n').TakeLast(15))}");
+            await PostgresServer.DropDatabaseAsync(database);
+        }
+    }
+
+    /// <summary>A node's resident session grains and how many sessions it has read from the store by lookup key (session loads), from its metrics.</summary>
+    private static async Task<(long Resident, long Loads)> ResidentAndLoadsAsync(HttpClient http, Uri admin)
+    {
+        var lines = (await http.GetStringAsync(new Uri(admin, "/metrics"))).Split('\n');
+        static long Sum(IEnumerable<string> found) => found.Sum(l => (long)double.Parse(l[(l.LastIndexOf(' ') + 1)..], System.Globalization.CultureInfo.InvariantCulture));
+        return (Sum(lines.Where(l => l.StartsWith("orleans_sessions_sessions_resident", StringComparison.Ordinal))),
+            Sum(lines.Where(l => l.StartsWith("orleans_sessions_store_duration_seconds_count{", StringComparison.Ordinal) && l.Contains("operation=\"FindSessionByLookupKey\"", StringComparison.Ordinal))));
+    }
+
+    /// <summary>Starts <see cref="Silos"/> silo processes of one cluster on <paramref name="database"/> and waits until each sees all of them active.</summary>
+    private static async Task<(int[] SiloPorts, List<(Uri Public, Uri Admin)> Urls)> StartClusterAsync(string database, List<SiloProcess> silos)
+    {
+        var clusterId = $"pg-kill-{Guid.NewGuid():N}";
+        var siloPorts = new int[Silos];
+        for (var i = 0; i < Silos; i++)
+        {
+            siloPorts[i] = FreePorts.Next();
+            silos.Add(SiloProcess.Start($"silo {i}",
+            [
+                "--serve:public:host=127.0.0.1", "--serve:public:port=0", "--serve:admin:host=127.0.0.1", "--serve:admin:port=0",
+                "--orleans:membership=postgres", "--orleans:advertised_ip=127.0.0.1",
+                $"--orleans:cluster_id={clusterId}", $"--orleans:service_id={clusterId}",
+                $"--orleans:silo_port={siloPorts[i]}", $"--orleans:gateway_port={FreePorts.Next()}",
+                "--store:provider=postgres", "--store:migrate_on_start=false", "--dev=true",
+                "--hashers:argon2:memory_kib=1024", "--hashers:argon2:iterations=1", "--hashers:argon2:parallelism=1",
+                "--Logging:LogLevel:Default=Warning", "--Logging:LogLevel:Microsoft=Warning", "--Logging:LogLevel:Orleans=Error",
+                "--Logging:LogLevel:OrleansSessions=Information",
+                .. FailureDetection,
+            ], new Dictionary<string, string> { ["store__connection_string"] = database }));
+        }
+        var urls = new List<(Uri Public, Uri Admin)>();
+        foreach (var silo in silos)
+            urls.Add(await silo.WaitReadyAsync());
+        // Each node logs the membership it sees (ClusterMembershipLog): all three active, on every node.
+        foreach (var silo in silos)
+            await silo.LineAsync(l => l.Contains("Cluster membership: ", StringComparison.Ordinal) && l.EndsWith($"({Silos} active)", StringComparison.Ordinal)).WaitAsync(WaitTimeout);
+        return (siloPorts, urls);
     }
 
     /// <summary>A session under test: its credential, whether it was revoked, and its whoami body before the kill.</summary>

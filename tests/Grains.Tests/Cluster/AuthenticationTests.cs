@@ -126,7 +126,6 @@ public sealed class AuthenticationTests(SessionClusterFixture fixture) : IClassF
 
         Assert.NotNull(refreshed);
         Assert.Equal(issued.Session.Id, refreshed.Session.Id);
-        Assert.Equal(issued.LookupKey, refreshed.Session.LookupKey);
         Assert.Equal(now, refreshed.Session.AuthenticatedAt);
         Assert.Equal(now + lifespan, refreshed.Session.ExpiresAt);
         Assert.Equal(now, refreshed.Session.UpdatedAt);

@@ -119,11 +119,11 @@ public abstract class RevocationMarkTests(bool postgres) : IAsyncLifetime
         var token = SessionToken.New();
         var early = issued.Session with
         {
-            Id = Guid.NewGuid(), LookupKey = SessionToken.LookupKey(token), IssuedAt = ahead, CreatedAt = ahead, UpdatedAt = ahead,
+            Id = Guid.NewGuid(), IssuedAt = ahead, CreatedAt = ahead, UpdatedAt = ahead,
             AuthenticatedAt = ahead, ExpiresAt = ahead.AddDays(1),
         };
         await _harness.Store.InsertSessionAsync(early);
-        var fromAhead = new IssuedSession(token, early.LookupKey, issued.Result with { Issued = new SessionView { Session = early, Identity = issued.Identity } });
+        var fromAhead = new IssuedSession(token, early.TestKey, issued.Result with { Issued = new SessionView { Session = early, Identity = issued.Identity } });
         await AssertActiveAsync(fromAhead, SiloA, SiloB);
         await _harness.Cluster.DeactivateAsync(SiloA.GetGrain<IIdentityGrain>(identity.Id));
 

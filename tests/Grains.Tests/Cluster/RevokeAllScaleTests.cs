@@ -53,8 +53,7 @@ public sealed class RevokeAllScaleTests(ITestOutputHelper output) : IAsyncLifeti
         // The rows go straight into the store (the grains would only add time here), in parallel.
         var setup = Stopwatch.StartNew();
         var now = Rfc3339.Truncate(_harness.Clock.GetUtcNow());
-        var tokens = Enumerable.Range(0, Sessions).Select(_ => SessionToken.New()).ToArray();
-        var sessions = tokens.Select(token => NewSession(identity.Id, SessionToken.LookupKey(token), now)).ToArray();
+        var sessions = Enumerable.Range(0, Sessions).Select(_ => NewSession(identity.Id, now)).ToArray();
         await Parallel.ForEachAsync(sessions, new ParallelOptions { MaxDegreeOfParallelism = 16 },
             async (session, ct) => await _harness.Store.InsertSessionAsync(session, ct));
         var inserted = setup.Elapsed;
@@ -65,7 +64,7 @@ public sealed class RevokeAllScaleTests(ITestOutputHelper output) : IAsyncLifeti
             HoldAsync(_harness.Cluster.Silos[0], sessions[..HeldPerSilo]),
             HoldAsync(_harness.Cluster.Silos[1], sessions[HeldPerSilo..(2 * HeldPerSilo)]));
         var warmed = setup.Elapsed;
-        var heldOn = sessions[..(2 * HeldPerSilo)].GroupBy(s => _harness.SiloIndexOf(s.LookupKey)).ToDictionary(g => g.Key, g => g.Count());
+        var heldOn = sessions[..(2 * HeldPerSilo)].GroupBy(s => _harness.SiloIndexOf(s.TestKey)).ToDictionary(g => g.Key, g => g.Count());
         Assert.Equal(HeldPerSilo, heldOn.GetValueOrDefault(0));
         Assert.Equal(HeldPerSilo, heldOn.GetValueOrDefault(1));
         _store.ResetCounts();
@@ -78,7 +77,7 @@ public sealed class RevokeAllScaleTests(ITestOutputHelper output) : IAsyncLifeti
         // Every credential, through the silo that did not revoke, in parallel; the clock runs until the last answers.
         var answers = new WhoamiOutcome[Sessions];
         await Parallel.ForAsync(0, Sessions, new ParallelOptions { MaxDegreeOfParallelism = 256 }, async (i, _) =>
-            answers[i] = (await siloB.GetGrain<ISessionGrain>(sessions[i].LookupKey).WhoamiAsync(SessionChannel.Api, false)).Outcome);
+            answers[i] = (await siloB.GetGrain<ISessionGrain>(sessions[i].TestKey).WhoamiAsync(SessionChannel.Api, false)).Outcome);
         var untilLast401 = clock.Elapsed;
 
         Assert.Equal(Sessions, count);
@@ -110,14 +109,13 @@ public sealed class RevokeAllScaleTests(ITestOutputHelper output) : IAsyncLifeti
     private static Task HoldAsync(Orleans.TestingHost.InProcessSiloHandle silo, IReadOnlyList<SessionRecord> sessions) =>
         Parallel.ForEachAsync(sessions, new ParallelOptions { MaxDegreeOfParallelism = 128 }, async (session, _) =>
         {
-            var answer = await OnSiloAsync(silo, grains => grains.GetGrain<ISessionGrain>(session.LookupKey).WhoamiAsync(SessionChannel.Api, false));
+            var answer = await OnSiloAsync(silo, grains => grains.GetGrain<ISessionGrain>(session.TestKey).WhoamiAsync(SessionChannel.Api, false));
             Assert.Equal(WhoamiOutcome.Active, answer.Outcome);
         });
 
-    private static SessionRecord NewSession(Guid identityId, string lookupKey, DateTimeOffset now) => new()
+    private static SessionRecord NewSession(Guid identityId, DateTimeOffset now) => new()
     {
         Id = Guid.NewGuid(),
-        LookupKey = lookupKey,
         IdentityId = identityId,
         Channel = SessionChannel.Api,
         Revoked = false,

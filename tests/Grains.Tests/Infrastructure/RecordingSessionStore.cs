@@ -57,10 +57,10 @@ public sealed class RecordingSessionStore : DelegatingSessionStore
 
     private void Count(string member) => _calls.AddOrUpdate(member, 1, (_, n) => n + 1);
 
-    public override Task InsertSessionAsync(SessionRecord session, CancellationToken ct = default)
+    public override Task InsertSessionAsync(string lookupKey, SessionRecord session, CancellationToken ct = default)
     {
         Count(nameof(InsertSessionAsync));
-        return Inner.InsertSessionAsync(session, ct);
+        return Inner.InsertSessionAsync(lookupKey, session, ct);
     }
 
     public override async Task<SessionRecord?> FindSessionByLookupKeyAsync(string lookupKey, CancellationToken ct = default)

@@ -70,6 +70,10 @@ public sealed class SessionCluster : IAsyncDisposable
         var clock = new FakeTimeProvider(Start);
 
         var builder = new InProcessTestClusterBuilder(2);
+        // The silos' own grain directory (AddSessionGrains: Orleans' distributed one), not the test cluster's shared in-memory stand-in.
+#pragma warning disable ORLEANSEXP003
+        builder.Options.UseDistributedGrainDirectory = true;
+#pragma warning restore ORLEANSEXP003
         builder.ConfigureSilo((_, silo) =>
         {
             var services = silo.Services;
@@ -82,7 +86,7 @@ public sealed class SessionCluster : IAsyncDisposable
             services.Replace(ServiceDescriptor.Singleton<TimeProvider>(clock));
             services.UseTimeProviderForBackgroundAreas(TimeProvider.System);
             services.Configure<JsonRenderingOptions>(o => o.PublicBaseUrl = PublicBaseUrl);
-            services.AddSessionGrainServices(behaviour);
+            silo.AddSessionGrains(behaviour);
             configureSilo?.Invoke(silo);
         });
         var cluster = builder.Build();

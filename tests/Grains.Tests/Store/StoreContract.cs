@@ -193,7 +193,7 @@ public abstract class StoreContract<TStore> : IAsyncLifetime
         };
 
         await _store.InsertSessionAsync(session);
-        var read = await _store.FindSessionByLookupKeyAsync(session.LookupKey);
+        var read = await _store.FindSessionByLookupKeyAsync(session.TestKey);
 
         Assert.NotNull(read);
         Cluster.SessionClusterTests.AssertSameSession(session, read);
@@ -216,8 +216,8 @@ public abstract class StoreContract<TStore> : IAsyncLifetime
         await _store.InsertSessionAsync(api);
         await _store.InsertSessionAsync(revoked);
 
-        var readApi = await _store.FindSessionByLookupKeyAsync(api.LookupKey);
-        var readRevoked = await _store.FindSessionByLookupKeyAsync(revoked.LookupKey);
+        var readApi = await _store.FindSessionByLookupKeyAsync(api.TestKey);
+        var readRevoked = await _store.FindSessionByLookupKeyAsync(revoked.TestKey);
         Assert.NotNull(readApi);
         Assert.NotNull(readRevoked);
         Assert.Equal(SessionChannel.Api, readApi.Channel);
@@ -235,7 +235,7 @@ public abstract class StoreContract<TStore> : IAsyncLifetime
         var session = NewSession(identity.Id, SessionChannel.Api);
         await _store.InsertSessionAsync(session);
 
-        Assert.Equal(session.LookupKey, await _store.FindLookupKeyAsync(session.Id));
+        Assert.Equal(session.TestKey, await _store.FindLookupKeyAsync(session.Id));
         Assert.Null(await _store.FindLookupKeyAsync(Guid.NewGuid()));
         Assert.Null(await _store.FindSessionByLookupKeyAsync(SessionToken.LookupKey(SessionToken.New())));
     }
@@ -255,12 +255,12 @@ public abstract class StoreContract<TStore> : IAsyncLifetime
         Assert.True(await _store.RevokeSessionAsync(session.Id, at));
         Assert.False(await _store.RevokeSessionAsync(Guid.NewGuid(), at));
 
-        var read = await _store.FindSessionByLookupKeyAsync(session.LookupKey);
+        var read = await _store.FindSessionByLookupKeyAsync(session.TestKey);
         Assert.NotNull(read);
         Assert.True(read.Revoked);
         Assert.Equal(at, read.UpdatedAt);
         Assert.Equal(session.CreatedAt, read.CreatedAt);
-        var untouched = await _store.FindSessionByLookupKeyAsync(other.LookupKey);
+        var untouched = await _store.FindSessionByLookupKeyAsync(other.TestKey);
         Assert.NotNull(untouched);
         Assert.False(untouched.Revoked);
         Assert.Equal(other.UpdatedAt, untouched.UpdatedAt);
@@ -403,7 +403,7 @@ public abstract class StoreContract<TStore> : IAsyncLifetime
         Assert.Null(await _store.FindIdentityIdByIdentifierAsync("d@example.test"));
         foreach (var session in sessions)
         {
-            Assert.Null(await _store.FindSessionByLookupKeyAsync(session.LookupKey));
+            Assert.Null(await _store.FindSessionByLookupKeyAsync(session.TestKey));
             Assert.Null(await _store.FindLookupKeyAsync(session.Id));
         }
         Assert.False(await _store.DeleteIdentityAsync(doomed.Id, T0.AddHours(2)));
@@ -417,7 +417,7 @@ public abstract class StoreContract<TStore> : IAsyncLifetime
 
         Assert.Equal((0L, 0L, 0L, 0L), await RowsOfIdentityAsync(doomed.Id));
         Assert.Equal((1L, 1L, 1L, 1L), await RowsOfIdentityAsync(other.Id));
-        Cluster.SessionClusterTests.AssertSameSession(kept, (await _store.FindSessionByLookupKeyAsync(kept.LookupKey))!);
+        Cluster.SessionClusterTests.AssertSameSession(kept, (await _store.FindSessionByLookupKeyAsync(kept.TestKey))!);
     }
 
     /// <summary>A re-authentication writes the AAL, methods, authenticated_at, expires_at and updated_at, and nothing else.</summary>
@@ -446,8 +446,8 @@ public abstract class StoreContract<TStore> : IAsyncLifetime
             Revoked = true, Channel = SessionChannel.Api, IssuedAt = at, CreatedAt = at, Devices = [],
         }));
 
-        Cluster.SessionClusterTests.AssertSameSession(reauthenticated, (await _store.FindSessionByLookupKeyAsync(session.LookupKey))!);
-        Cluster.SessionClusterTests.AssertSameSession(other, (await _store.FindSessionByLookupKeyAsync(other.LookupKey))!);
+        Cluster.SessionClusterTests.AssertSameSession(reauthenticated, (await _store.FindSessionByLookupKeyAsync(session.TestKey))!);
+        Cluster.SessionClusterTests.AssertSameSession(other, (await _store.FindSessionByLookupKeyAsync(other.TestKey))!);
         Assert.False(await _store.UpdateSessionAuthenticationAsync(NewSession(identity.Id, SessionChannel.Api)));
     }
 
@@ -562,10 +562,10 @@ public abstract class StoreContract<TStore> : IAsyncLifetime
         Assert.Equal(mark, held.Sessions);
         Assert.Equal(2, held.Version);
         Assert.Equal(identity.UpdatedAt, held.UpdatedAt);
-        Assert.True((await Store.FindSessionByLookupKeyAsync(revoked.LookupKey))!.Revoked);
-        Assert.True((await Store.FindSessionByLookupKeyAsync(already.LookupKey))!.Revoked);
-        Assert.False((await Store.FindSessionByLookupKeyAsync(kept.LookupKey))!.Revoked);
-        Assert.False((await Store.FindSessionByLookupKeyAsync(foreign.LookupKey))!.Revoked);
+        Assert.True((await Store.FindSessionByLookupKeyAsync(revoked.TestKey))!.Revoked);
+        Assert.True((await Store.FindSessionByLookupKeyAsync(already.TestKey))!.Revoked);
+        Assert.False((await Store.FindSessionByLookupKeyAsync(kept.TestKey))!.Revoked);
+        Assert.False((await Store.FindSessionByLookupKeyAsync(foreign.TestKey))!.Revoked);
         var active = await Store.ListIdentitySessionsAsync(new IdentitySessionsQuery { IdentityId = identity.Id, Offset = 0, Limit = 10, Active = ActiveFilter.Active, Now = now });
         Assert.Equal(1, active.Total);
         Assert.Equal([kept.Id], active.Sessions.Select(v => v.Session.Id));
@@ -580,7 +580,7 @@ public abstract class StoreContract<TStore> : IAsyncLifetime
 
         var later = NewSession(identity.Id, SessionChannel.Api) with { IssuedAt = upTo.AddTicks(10), CreatedAt = upTo.AddTicks(10) };
         await Store.InsertSessionAsync(later);
-        Assert.False((await Store.FindSessionByLookupKeyAsync(later.LookupKey))!.Revoked);
+        Assert.False((await Store.FindSessionByLookupKeyAsync(later.TestKey))!.Revoked);
         Assert.Equal(later.CreatedAt, await Store.LatestSessionIssuedAtAsync(identity.Id));
         Assert.Null(await Store.LatestSessionIssuedAtAsync(Guid.NewGuid()));
 
@@ -588,16 +588,16 @@ public abstract class StoreContract<TStore> : IAsyncLifetime
         Assert.Equal(IdentityWriteOutcome.Written, await Store.UpdateSessionRevocationAsync(identity.Id, deleted, version: 3, expectedVersion: 2, requireSessions: true));
         foreach (var gone in new[] { kept, revoked, already })
         {
-            Assert.Null(await Store.FindSessionByLookupKeyAsync(gone.LookupKey));
+            Assert.Null(await Store.FindSessionByLookupKeyAsync(gone.TestKey));
             Assert.Null(await Store.FindLookupKeyAsync(gone.Id));
             Assert.False(await Store.RevokeSessionAsync(gone.Id, now));
         }
-        Assert.Equal(later.LookupKey, await Store.FindLookupKeyAsync(later.Id));
+        Assert.Equal(later.TestKey, await Store.FindLookupKeyAsync(later.Id));
         Assert.Equal(1, (await Store.ListIdentitySessionsAsync(new IdentitySessionsQuery { IdentityId = identity.Id, Offset = 0, Limit = 10, Now = now })).Total);
 
         Assert.Equal(3, await Store.DeleteEndedSessionsAsync(batchSize: 100));
-        Assert.Equal(later.LookupKey, await Store.FindLookupKeyAsync(later.Id));
-        Assert.False((await Store.FindSessionByLookupKeyAsync(foreign.LookupKey))!.Revoked);
+        Assert.Equal(later.TestKey, await Store.FindLookupKeyAsync(later.Id));
+        Assert.False((await Store.FindSessionByLookupKeyAsync(foreign.TestKey))!.Revoked);
 
         // A deletion mark that needs sessions: written while one is left (the later one), then NoSessions and nothing
         // written; a stale version is still a Conflict, an unknown identity NotFound.
@@ -623,7 +623,7 @@ public abstract class StoreContract<TStore> : IAsyncLifetime
         Assert.True(await Store.UpdateSessionExpiryAsync(session.Id, T0.AddDays(3).AddTicks(10), T0.AddHours(2).AddTicks(20)));
         Assert.False(await Store.UpdateSessionExpiryAsync(Guid.NewGuid(), T0, T0));
         Cluster.SessionClusterTests.AssertSameSession(session with { ExpiresAt = T0.AddDays(3).AddTicks(10), UpdatedAt = T0.AddHours(2).AddTicks(20) },
-            (await Store.FindSessionByLookupKeyAsync(session.LookupKey))!);
+            (await Store.FindSessionByLookupKeyAsync(session.TestKey))!);
     }
 
     /// <summary>
@@ -647,7 +647,7 @@ public abstract class StoreContract<TStore> : IAsyncLifetime
         }));
 
         Cluster.SessionClusterTests.AssertSameSession(session with { Revoked = true, UpdatedAt = revokedAt },
-            (await Store.FindSessionByLookupKeyAsync(session.LookupKey))!);
+            (await Store.FindSessionByLookupKeyAsync(session.TestKey))!);
     }
 
     /// <summary>
@@ -714,7 +714,7 @@ public abstract class StoreContract<TStore> : IAsyncLifetime
         await Store.InsertIdentityAsync(identity, NoCredentials);
         var session = NewSession(identity.Id, SessionChannel.Api);
         await Store.InsertSessionAsync(session);
-        async Task<DateTimeOffset?> LastSeen() => (await Store.FindSessionByLookupKeyAsync(session.LookupKey))!.LastSeenAt;
+        async Task<DateTimeOffset?> LastSeen() => (await Store.FindSessionByLookupKeyAsync(session.TestKey))!.LastSeenAt;
 
         Assert.Null(await LastSeen());
         await Store.WriteLastSeenAsync([new(session.Id, T0.AddMinutes(5).AddTicks(10)), new(Guid.NewGuid(), T0)]);
@@ -741,9 +741,9 @@ public abstract class StoreContract<TStore> : IAsyncLifetime
         for (var i = 0; i < 4; i++)
             deleted.Add(await Store.DeleteExpiredSessionsAsync(bound, 2));
         Assert.Equal(new[] { 2, 2, 1, 0 }, deleted);
-        Assert.NotNull(await Store.FindSessionByLookupKeyAsync(live.LookupKey));
+        Assert.NotNull(await Store.FindSessionByLookupKeyAsync(live.TestKey));
         foreach (var session in expired)
-            Assert.Null(await Store.FindSessionByLookupKeyAsync(session.LookupKey));
+            Assert.Null(await Store.FindSessionByLookupKeyAsync(session.TestKey));
     }
 
     /// <summary>The keyset listing walks every session newest first (ties by id), filters by activity and joins the identity.</summary>
@@ -853,7 +853,6 @@ public abstract class StoreContract<TStore> : IAsyncLifetime
     private static SessionRecord NewSession(Guid identityId, SessionChannel channel) => new()
     {
         Id = Guid.NewGuid(),
-        LookupKey = SessionToken.LookupKey(SessionToken.New()),
         IdentityId = identityId,
         Channel = channel,
         Revoked = false,

@@ -19,7 +19,6 @@ public sealed class HeldSessionTests
     private static readonly SessionRecord Session = new()
     {
         Id = Guid.Parse("0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"),
-        LookupKey = "key",
         IdentityId = Identity.Id,
         Channel = SessionChannel.Browser,
         Revoked = false,

@@ -22,7 +22,6 @@ public sealed class SessionJsonTests
     private static readonly SessionRecord Session = new()
     {
         Id = Guid.Parse("0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"),
-        LookupKey = "lookup-key-is-never-written",
         IdentityId = Identity.Id,
         Channel = SessionChannel.Browser,
         Revoked = false,
@@ -125,7 +124,6 @@ public sealed class SessionJsonTests
         Assert.DoesNotContain("metadata_admin", raw, StringComparison.Ordinal);
         Assert.DoesNotContain("admins only", raw, StringComparison.Ordinal);
         Assert.DoesNotContain("credentials", raw, StringComparison.Ordinal);
-        Assert.DoesNotContain(Session.LookupKey, raw, StringComparison.Ordinal);
     }
 
     [Fact]
