@@ -45,9 +45,21 @@ public static class WhoamiApi
         string? template = null;
         if (context.Request.QueryString.HasValue && context.Request.Query.TryGetValue("tokenize_as", out var values) && values.ToString() is { Length: > 0 } name)
             template = name;
-        var answer = template is not null
-            ? await grain.TokenizeAsync(credential.Carrier, requireHighestAal, template)
-            : await grain.WhoamiAsync(credential.Carrier, requireHighestAal);
+        WhoamiAnswer answer;
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                answer = template is not null
+                    ? await grain.TokenizeAsync(credential.Carrier, requireHighestAal, template)
+                    : await grain.WhoamiAsync(credential.Carrier, requireHighestAal);
+                break;
+            }
+            catch (Exception e) when (ReadRetry.AgainAfter(e, attempt))
+            {
+                // The silo it went to is leaving or gone: asked again, Orleans finds the session where it is now.
+            }
+        }
         try
         {
             await WriteAsync(context, answer, credential, cookie, clock, aal2Required);
