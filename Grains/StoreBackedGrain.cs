@@ -28,6 +28,9 @@ public abstract class StoreBackedGrain : Grain
         try
         {
             await loading;
+            // Loaded: hold the shared completed task rather than the finished load (its state machine and what it captured).
+            if (ReferenceEquals(_loading, loading))
+                _loading = Task.CompletedTask;
         }
         catch
         {
