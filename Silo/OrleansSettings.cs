@@ -33,6 +33,14 @@ public sealed class OrleansSettings
     [ConfigurationKeyName("session_idle_eviction")]
     public string SessionIdleEviction { get; set; } = "15m";
 
+    /// <summary>
+    /// An identity unused this long leaves memory (Go duration, default 2m). whoami never asks an identity's grain (a
+    /// silo holds its own copy of each identity it has sessions of), only sign-in, revocation and the identity admin
+    /// API do, and a resident one costs about 2 KB.
+    /// </summary>
+    [ConfigurationKeyName("identity_idle_eviction")]
+    public string IdentityIdleEviction { get; set; } = "2m";
+
     // The membership failure detector. How long a silo that stopped answering (crashed, killed, cut off) stays in
     // the cluster: about probe_timeout × missed_probes_limit, then votes_for_death silos must agree. Until then,
     // calls to the grains it held wait and then fail (their sessions answer errors): the outage of a node's sessions.

@@ -117,6 +117,7 @@ public static class SessionServiceHost
             sp.GetRequiredService<TimeProvider>(), cleanupInterval, sp.GetRequiredService<ILogger<SessionCleanupScheduler>>()));
 
         var idleEviction = GoDuration.Parse(orleans.SessionIdleEviction, "orleans:session_idle_eviction");
+        var identityIdleEviction = GoDuration.Parse(orleans.IdentityIdleEviction, "orleans:identity_idle_eviction");
         var advertisedIp = orleans.AdvertisedIp is { Length: > 0 } ip ? IPAddress.Parse(ip) : null;
         var failureDetection = orleans.FailureDetection();
         builder.UseOrleans(silo =>
@@ -142,11 +143,18 @@ public static class SessionServiceHost
             {
                 silo.UseLocalhostClustering(orleans.SiloPort, orleans.GatewayPort, serviceId: orleans.ServiceId, clusterId: orleans.ClusterId);
             }
-            silo.Configure<GrainCollectionOptions>(o => o.ClassSpecificCollectionAge[typeof(SessionGrain).FullName!] = idleEviction);
+            silo.Configure<GrainCollectionOptions>(o =>
+            {
+                o.ClassSpecificCollectionAge[typeof(SessionGrain).FullName!] = idleEviction;
+                o.ClassSpecificCollectionAge[typeof(OrleansSessions.Identities.IdentityGrain).FullName!] = identityIdleEviction;
+            });
             silo.Configure(failureDetection);
             ServiceObservability.AddToSilo(silo, observability);
         });
         builder.Services.AddHostedService<ClusterMembershipLog>();
+        if (HeapCompactionSettings.Read(builder.Configuration) is { } compaction)
+            builder.Services.AddHostedService(sp => new HeapCompaction(compaction.Policy, compaction.Interval,
+                sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<HeapCompaction>>()));
     }
 
     /// <summary>An API node: an Orleans client of the cluster's gateways; it keeps retrying until one answers.</summary>

@@ -2,6 +2,17 @@ using System.Collections.Immutable;
 
 namespace OrleansSessions.Sessions;
 
+/// <summary>
+/// An instant held as its UTC ticks: half a <see cref="DateTimeOffset"/>, and every instant the service keeps is UTC.
+/// 0 (the first instant of year 1) stands for none.
+/// </summary>
+internal static class UtcTicks
+{
+    public static DateTimeOffset At(long ticks) => new(ticks, TimeSpan.Zero);
+    public static DateTimeOffset? AtOrNull(long ticks) => ticks == 0 ? null : new DateTimeOffset(ticks, TimeSpan.Zero);
+    public static long Of(DateTimeOffset? instant) => instant?.UtcTicks ?? 0;
+}
+
 /// <summary>How a session was issued, and therefore the only carrier that may present it.</summary>
 [GenerateSerializer, Alias("os.SessionChannel")]
 public enum SessionChannel
@@ -14,16 +25,17 @@ public enum SessionChannel
 
 /// <summary>One factor the user completed, as Kratos's <c>sessionAuthenticationMethod</c>.</summary>
 [GenerateSerializer, Immutable, Alias("os.AuthenticationMethod")]
-public sealed record AuthenticationMethod
+public readonly record struct AuthenticationMethod
 {
     [Id(0)] public required string Method { get; init; }
     [Id(1)] public required string Aal { get; init; }
-    [Id(2)] public required DateTimeOffset CompletedAt { get; init; }
+    public required DateTimeOffset CompletedAt { get => UtcTicks.At(_completedAt); init => _completedAt = value.UtcTicks; }
+    [Id(2)] private readonly long _completedAt;
 }
 
 /// <summary>Where a session was created from, as Kratos's <c>sessionDevice</c>.</summary>
 [GenerateSerializer, Immutable, Alias("os.SessionDevice")]
-public sealed record SessionDevice
+public readonly record struct SessionDevice
 {
     [Id(0)] public required Guid Id { get; init; }
     [Id(1)] public string? IpAddress { get; init; }
@@ -46,13 +58,22 @@ public sealed record SessionRecord
     [Id(5)] public required string Aal { get; init; }
     [Id(6)] public required ImmutableArray<AuthenticationMethod> AuthenticationMethods { get; init; }
     [Id(7)] public required ImmutableArray<SessionDevice> Devices { get; init; }
-    [Id(8)] public required DateTimeOffset IssuedAt { get; init; }
-    [Id(9)] public required DateTimeOffset AuthenticatedAt { get; init; }
-    [Id(10)] public required DateTimeOffset ExpiresAt { get; init; }
-    [Id(11)] public required DateTimeOffset CreatedAt { get; init; }
-    [Id(12)] public required DateTimeOffset UpdatedAt { get; init; }
+    public required DateTimeOffset IssuedAt { get => UtcTicks.At(_issuedAt); init => _issuedAt = value.UtcTicks; }
+    public required DateTimeOffset AuthenticatedAt { get => UtcTicks.At(_authenticatedAt); init => _authenticatedAt = value.UtcTicks; }
+    public required DateTimeOffset ExpiresAt { get => UtcTicks.At(_expiresAt); init => _expiresAt = value.UtcTicks; }
+    public required DateTimeOffset CreatedAt { get => UtcTicks.At(_createdAt); init => _createdAt = value.UtcTicks; }
+    public required DateTimeOffset UpdatedAt { get => UtcTicks.At(_updatedAt); init => _updatedAt = value.UtcTicks; }
     /// <summary>Last use as stored (coalesced; see <see cref="SessionBehaviour.LastSeenWriteInterval"/>); null when never written.</summary>
-    [Id(13)] public DateTimeOffset? LastSeenAt { get; init; }
+    public DateTimeOffset? LastSeenAt { get => UtcTicks.AtOrNull(_lastSeenAt); init => _lastSeenAt = UtcTicks.Of(value); }
+
+    // Instants held (and sent between silos) as UTC ticks, 8 bytes each rather than a DateTimeOffset's 16: a
+    // resident session holds one record.
+    [Id(8)] private readonly long _issuedAt;
+    [Id(9)] private readonly long _authenticatedAt;
+    [Id(10)] private readonly long _expiresAt;
+    [Id(11)] private readonly long _createdAt;
+    [Id(12)] private readonly long _updatedAt;
+    [Id(13)] private readonly long _lastSeenAt;
 
     /// <summary>
     /// Kratos's computed <c>active</c>: not revoked (on its own or by its identity's revocation mark), not expired,

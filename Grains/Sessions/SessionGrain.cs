@@ -17,10 +17,12 @@ public sealed class SessionGrain(SessionGrainServices services) : StoreBackedGra
     private static readonly WhoamiAnswer Aal2Required = new() { Outcome = WhoamiOutcome.Aal2Required };
 
     // The session's rules and what is held; this grain adds the store, the calls and the rendered answers.
-    private readonly HeldSession _held = new();
-    // Last use, for the idle timeout: in memory on every whoami, written through LastSeenWriter at most once per interval.
-    private DateTimeOffset _lastSeen;
-    private DateTimeOffset _lastSeenRecorded;
+    // A struct held inline (never copied: this field is not readonly, so its methods change it in place).
+    private HeldSession _held;
+    // Last use, for the idle timeout, as UTC ticks: in memory on every whoami, written through LastSeenWriter at most
+    // once per interval.
+    private long _lastSeen;
+    private long _lastSeenRecorded;
     // Tokenized answers by template, for the session as held at _tokensVersion (a change of what is held forgets them).
     private Dictionary<string, (WhoamiAnswer Answer, SignedToken Token)>? _tokens;
     private long _tokensVersion;
@@ -93,7 +95,7 @@ public sealed class SessionGrain(SessionGrainServices services) : StoreBackedGra
         await services.Store.InsertSessionAsync(this.GetPrimaryKeyString(), session);
         ServiceTelemetry.SessionsIssued.Add(1, new KeyValuePair<string, object?>("channel", session.Channel == SessionChannel.Browser ? "browser" : "api"));
         MarkLoaded();
-        _lastSeen = _lastSeenRecorded = session.CreatedAt;
+        _lastSeen = _lastSeenRecorded = session.CreatedAt.UtcTicks;
         Follow(session.IdentityId).Offer(identity);
         _held.Start(session, identity);
         Catch();
@@ -163,7 +165,7 @@ public sealed class SessionGrain(SessionGrainServices services) : StoreBackedGra
             await HoldStoredAsync(); // revoked (or deleted) in the store: by a revoke-all whose mark this silo has not applied yet
             return null;
         }
-        _lastSeen = now;
+        _lastSeen = now.UtcTicks;
         // Revoked while the write was under way: the renewal is kept (as in the store) but renews nothing.
         Catch();
         if (!_held.Written(changed))
@@ -186,7 +188,7 @@ public sealed class SessionGrain(SessionGrainServices services) : StoreBackedGra
         Catch();
         if (_held.Session is { } held)
             // A re-authentication is use too, and may be newer than the last-seen time stored before it.
-            _lastSeen = _lastSeenRecorded = held.LastSeenAt is { } seen && seen > held.AuthenticatedAt ? seen : held.AuthenticatedAt;
+            _lastSeen = _lastSeenRecorded = (held.LastSeenAt is { } seen && seen > held.AuthenticatedAt ? seen : held.AuthenticatedAt).UtcTicks;
         else if (session is not null)
             this.DeactivateOnIdle();
     }
@@ -199,12 +201,13 @@ public sealed class SessionGrain(SessionGrainServices services) : StoreBackedGra
     {
         if (services.Behaviour.IdleTimeout is not { } idleTimeout)
             return false;
-        if (now - _lastSeen > idleTimeout)
+        var ticks = now.UtcTicks;
+        if (ticks - _lastSeen > idleTimeout.Ticks)
             return true;
-        _lastSeen = now;
-        if (now - _lastSeenRecorded >= services.Behaviour.LastSeenWriteInterval)
+        _lastSeen = ticks;
+        if (ticks - _lastSeenRecorded >= services.Behaviour.LastSeenWriteInterval.Ticks)
         {
-            _lastSeenRecorded = now;
+            _lastSeenRecorded = ticks;
             services.LastSeenWriter.Record(_held.Session!.Id, now);
         }
         return false;

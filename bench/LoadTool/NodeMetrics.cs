@@ -6,8 +6,10 @@ namespace OrleansSessions.Bench;
 /// <summary>
 /// What the tool reads from a node's Prometheus endpoint (<c>/admin/metrics</c>, every role): session activations
 /// held (<c>orleans_sessions_sessions_resident</c>), Orleans' messages sent to its own silo (<c>orleans_messaging_sent_local</c>)
-/// and to other silos (the count of <c>orleans_messaging_sent_messages_size</c> with <c>ConnectionDirection="SiloToSilo"</c>),
-/// and HTTP requests served (<c>http_server_request_duration_seconds_count</c> of <c>/sessions/whoami</c>).
+/// and to other silos (the count of <c>orleans_messaging_sent_messages_size</c> with <c>ConnectionDirection="SiloToSilo"</c>;
+/// the service no longer exports that per-message histogram, so without it: the messages Orleans received,
+/// <c>orleans_messaging_processing_ima_received</c>, less its local ones, each remote call being a request received by
+/// one silo and a response by the other), and HTTP requests served (<c>http_server_request_duration_seconds_count</c> of <c>/sessions/whoami</c>).
 /// </summary>
 public sealed record NodeSample(double ResidentSessions, double LocalMessages, double RemoteRequests, double RemoteMessages, double WhoamiServed)
 {
@@ -16,7 +18,7 @@ public sealed record NodeSample(double ResidentSessions, double LocalMessages, d
 
     public static NodeSample Parse(string text)
     {
-        double resident = 0, local = 0, remoteRequests = 0, remote = 0, whoami = 0;
+        double resident = 0, local = 0, remoteRequests = 0, remote = 0, whoami = 0, received = 0;
         foreach (var raw in text.AsSpan().EnumerateLines())
         {
             if (raw.IsEmpty || raw[0] == '#') continue;
@@ -30,12 +32,18 @@ public sealed record NodeSample(double ResidentSessions, double LocalMessages, d
             {
                 case "orleans_sessions_sessions_resident": resident += value; break;
                 case "orleans_messaging_sent_local_total": local += value; break;
+                case "orleans_messaging_processing_ima_received_total": received += value; break;
                 case "orleans_messaging_sent_messages_size_bytes_count" when labels.Contains("ConnectionDirection=\"SiloToSilo\"", StringComparison.Ordinal):
                     remote += value;
                     if (labels.Contains("MessageDirection=\"Request\"", StringComparison.Ordinal)) remoteRequests += value;
                     break;
                 case "http_server_request_duration_seconds_count" when labels.Contains("http_route=\"/sessions/whoami\"", StringComparison.Ordinal): whoami += value; break;
             }
+        }
+        if (remote == 0 && received > local)
+        {
+            remote = received - local;
+            remoteRequests = remote / 2;
         }
         return new NodeSample(resident, local, remoteRequests, remote, whoami);
     }
