@@ -38,10 +38,15 @@ public static class ScaleOutScenario
                 await Task.WhenAll(Enumerable.Range(0, count).Select(_ => cluster.AddSiloAsync(settings.SiloShare, capNow: false)));
                 await Task.WhenAll(Enumerable.Range(0, apiNodes).Select(_ => cluster.AddApiNodeAsync(settings.ApiShare, capNow: false)));
                 List<Credential> credentials;
-                using (var admin = run.CreateAdmin(cluster.AdminApi))
+                var admins = cluster.Nodes.Where(n => n.Role != "silo").Select(n => run.CreateAdmin(n.Admin)).ToList();
+                try
                 {
-                    var identities = await Seeding.SeedAsync(admin, settings.Sessions, settings.SessionsPerIdentity ?? 1, cookies: false, settings.SeedParallelism, run.Cancellation);
+                    var identities = await Seeding.SeedAsync(admins, settings.Sessions, settings.SessionsPerIdentity ?? 1, cookies: false, settings.SeedParallelism, run.Cancellation);
                     credentials = [.. identities.SelectMany(i => i.Sessions)];
+                }
+                finally
+                {
+                    foreach (var admin in admins) admin.Dispose();
                 }
                 var targets = cluster.Nodes.Where(n => n.Public is not null).Select(n => n.Public!).ToList();
                 var source = new FixedCredentials(credentials);
@@ -128,13 +133,13 @@ public static class ScaleOutScenario
         s.AppendLine("remote grain calls = silo-to-silo request messages ÷ whoami served (Orleans' `orleans_messaging_sent_messages_size` count, `SiloToSilo`, and ASP.NET Core's request count); a whoami lands on any node and its session grain lives on one silo, so (n−1)/n is expected.");
         s.AppendLine("Throttled = share of the quota periods in which the silos' groups were throttled (cpu.stat): near 100 % means the silos used their whole budget.");
         s.AppendLine();
-        s.AppendLine("| mode | silos | remote grain calls | (n−1)/n | silo CPU µs/req | API node CPU µs/req | PostgreSQL µs/req | load tool µs/req | silos throttled | API nodes throttled |");
+        s.AppendLine("| mode | silos | remote grain calls | (n−1)/n | silo CPU µs/req | API node CPU µs/req | PostgreSQL µs/req | load tool µs/req | silos throttled | API nodes throttled | sessions per silo |");
         s.AppendLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
         foreach (var step in steps)
         {
             var u = step.Closed.Usage;
             s.AppendLine(CultureInfo.InvariantCulture,
-                $"| {step.Mode} | {step.Silos} | {(u.RemoteShare is { } r ? $"{r:P0}" : "n/a")} | {(step.Silos - 1) / (double)step.Silos:P0} | {u.SiloMicrosPerRequest:0.0} | {(step.ApiNodes > 0 ? $"{u.ApiMicrosPerRequest:0.0}" : "(in the silos)")} | {u.PostgresMicrosPerRequest:0.0} | {u.ClientMicrosPerRequest:0.0} | {u.SiloThrottled:P0} | {(step.ApiNodes > 0 ? $"{u.ApiThrottled:P0}" : "")} |");
+                $"| {step.Mode} | {step.Silos} | {(u.RemoteShare is { } r ? $"{r:P0}" : "n/a")} | {(step.Silos - 1) / (double)step.Silos:P0} | {u.SiloMicrosPerRequest:0.0} | {(step.ApiNodes > 0 ? $"{u.ApiMicrosPerRequest:0.0}" : "(in the silos)")} | {u.PostgresMicrosPerRequest:0.0} | {u.ClientMicrosPerRequest:0.0} | {u.SiloThrottled:P0} | {(step.ApiNodes > 0 ? $"{u.ApiThrottled:P0}" : "")} | {u.ResidentMin:N0}–{u.ResidentMax:N0} |");
         }
         s.AppendLine();
         s.AppendLine(CultureInfo.InvariantCulture, $"![requests per second by silo count]({Path.GetFileName(throughputChart)})");
@@ -211,7 +216,8 @@ public static class ScaleOutScenario
 
 /// <summary>Over one measured window: CPU time by kind of process, throttling, grain messages.</summary>
 public sealed record WindowUsage(double Seconds, double SiloCpu, double ApiCpu, double PostgresCpu, double ClientCpu,
-    double SiloThrottled, double ApiThrottled, double RemoteRequests, double WhoamiServed, double Answers)
+    double SiloThrottled, double ApiThrottled, double RemoteRequests, double WhoamiServed, double Answers,
+    double ResidentMin = 0, double ResidentMax = 0)
 {
     public double SiloMicrosPerRequest => Answers > 0 ? SiloCpu * 1e6 / Answers : 0;
     public double ApiMicrosPerRequest => Answers > 0 ? ApiCpu * 1e6 / Answers : 0;
@@ -243,13 +249,19 @@ public sealed record WindowUsage(double Seconds, double SiloCpu, double ApiCpu, 
         var after = await Task.WhenAll(nodes.Select(n => metrics.ReadAsync(n.Admin, cancellation)));
 
         double siloCpu = 0, apiCpu = 0, remote = 0, served = 0;
+        var resident = new List<double>();
         var siloThrottle = new List<double>();
         var apiThrottle = new List<double>();
         for (var i = 0; i < nodes.Count; i++)
         {
             var cpu = (cpu1[i] - cpu0[i]).TotalSeconds;
             var throttled = (throttle1[i] - throttle0[i]).ThrottledShare;
-            if (nodes[i].HostsGrains) { siloCpu += cpu; siloThrottle.Add(throttled); }
+            if (nodes[i].HostsGrains)
+            {
+                siloCpu += cpu;
+                siloThrottle.Add(throttled);
+                if (after[i] is { } held) resident.Add(held.ResidentSessions);
+            }
             else { apiCpu += cpu; apiThrottle.Add(throttled); }
             if (before[i] is { } b && after[i] is { } a)
             {
@@ -259,6 +271,7 @@ public sealed record WindowUsage(double Seconds, double SiloCpu, double ApiCpu, 
             }
         }
         return new WindowUsage(duration.TotalSeconds, siloCpu, apiCpu, (pg1 - pg0).TotalSeconds, (client1 - client0).TotalSeconds,
-            siloThrottle.Count > 0 ? siloThrottle.Average() : 0, apiThrottle.Count > 0 ? apiThrottle.Average() : 0, remote, served, 0);
+            siloThrottle.Count > 0 ? siloThrottle.Average() : 0, apiThrottle.Count > 0 ? apiThrottle.Average() : 0, remote, served, 0,
+            resident.Count > 0 ? resident.Min() : 0, resident.Count > 0 ? resident.Max() : 0);
     }
 }

@@ -5,7 +5,16 @@ namespace OrleansSessions.Bench;
 /// <summary>Seeds sessions through the admin API in parallel, with a progress bar.</summary>
 public static class Seeding
 {
-    public static async Task<List<SeededIdentity>> SeedAsync(AdminApi admin, int sessions, int perIdentity, bool cookies,
+    public static Task<List<SeededIdentity>> SeedAsync(AdminApi admin, int sessions, int perIdentity, bool cookies,
+        int parallelism, CancellationToken cancellation) =>
+        SeedAsync([admin], sessions, perIdentity, cookies, parallelism, cancellation);
+
+    /// <summary>
+    /// Through several nodes, as sign-ins arrive through a load balancer: identity i and its sessions through node
+    /// i mod n, so that Orleans places the grains of each on the node that issued them (its default placement
+    /// prefers the local silo) and the cluster's sessions are spread over all of them.
+    /// </summary>
+    public static async Task<List<SeededIdentity>> SeedAsync(IReadOnlyList<AdminApi> admins, int sessions, int perIdentity, bool cookies,
         int parallelism, CancellationToken cancellation)
     {
         var identityCount = (sessions + perIdentity - 1) / perIdentity;
@@ -21,6 +30,7 @@ public static class Seeding
                     new ParallelOptions { MaxDegreeOfParallelism = parallelism, CancellationToken = cancellation },
                     async (i, token) =>
                     {
+                        var admin = admins[i % admins.Count];
                         var identityId = await admin.CreateIdentityAsync($"bench-{run}-{i}@example.com", token);
                         var count = Math.Min(perIdentity, sessions - i * perIdentity);
                         var credentials = new List<Credential>(count);
