@@ -51,14 +51,14 @@ public static class AdminSessionsApi
         var now = s.Clock.GetUtcNow();
         // One more than a page tells whether there is a next one. The identity is always read, so that
         // "active" also reflects a disabled identity; it is shown only when expanded.
-        var found = await s.Catalog.ListAsync(new SessionListQuery
+        var found = await ReadRetry.ReadAsync(() => s.Catalog.ListAsync(new SessionListQuery
         {
             PageSize = size + 1,
             After = after,
             Active = active,
             WithIdentity = true,
             Now = now,
-        });
+        }));
         var page = found.Length > size ? found.RemoveRange(size, found.Length - size) : found;
         var next = found.Length > size ? new SessionCursor { CreatedAt = page[^1].Session.CreatedAt, Id = page[^1].Session.Id } : null;
         KeysetPage.WriteHeaders(context, size, next);
@@ -72,8 +72,8 @@ public static class AdminSessionsApi
         if (!SessionParameters.TryParseUuid(id, out var sessionId, out var error)
             || !SessionParameters.TryParseExpand(context.Request.Query, out var expand, out error))
             return new OryErrorResult(error!);
-        var key = await s.Catalog.FindLookupKeyAsync(sessionId);
-        if (key is null || await s.Grains.SessionGrain(key).GetAsync() is not { } found)
+        var key = await ReadRetry.ReadAsync(() => s.Catalog.FindLookupKeyAsync(sessionId));
+        if (key is null || await ReadRetry.ReadAsync(() => s.Grains.SessionGrain(key).GetAsync()) is not { } found)
             return new OryErrorResult(NotFound);
         var view = expand.Devices ? found : found with { Session = found.Session with { Devices = [] } };
         return SessionResults.One(view, new SessionJsonShape(expand.Identity, Devices: true), s.Clock.GetUtcNow(), s.PublicBaseUrl);
@@ -84,7 +84,7 @@ public static class AdminSessionsApi
     {
         if (!SessionParameters.TryParseUuid(id, out var sessionId, out var error))
             return new OryErrorResult(error!);
-        var key = await s.Catalog.FindLookupKeyAsync(sessionId);
+        var key = await ReadRetry.ReadAsync(() => s.Catalog.FindLookupKeyAsync(sessionId));
         if (key is null || !await s.Grains.SessionGrain(key).RevokeAsync())
             return new OryErrorResult(NotFound);
         return TypedResults.NoContent();
@@ -98,7 +98,7 @@ public static class AdminSessionsApi
     {
         if (!SessionParameters.TryParseUuid(id, out var sessionId, out var error))
             return new OryErrorResult(error!);
-        var key = await s.Catalog.FindLookupKeyAsync(sessionId);
+        var key = await ReadRetry.ReadAsync(() => s.Catalog.FindLookupKeyAsync(sessionId));
         var settings = s.SessionOptions.Value;
         var extended = key is null ? null
             : await s.Grains.SessionGrain(key).ExtendAsync(settings.ParsedLifespan, settings.ParsedEarliestPossibleExtend);
@@ -116,14 +116,14 @@ public static class AdminSessionsApi
             return new OryErrorResult(error!);
         var page = OffsetPage.Parse(context.Request.Query);
         var now = s.Clock.GetUtcNow();
-        var listed = await s.Catalog.ListForIdentityAsync(new IdentitySessionsQuery
+        var listed = await ReadRetry.ReadAsync(() => s.Catalog.ListForIdentityAsync(new IdentitySessionsQuery
         {
             IdentityId = identityId,
             Offset = page.Offset,
             Limit = page.PerPage,
             Active = active,
             Now = now,
-        });
+        }));
         page.WriteHeaders(context, listed.Total);
         return SessionResults.List(listed.Sessions, SessionJsonShape.Full, now, s.PublicBaseUrl);
     }

@@ -15,4 +15,22 @@ public static class ReadRetry
     /// <summary>Whether a read that failed with <paramref name="exception"/> on try <paramref name="attempt"/> (from 1) is tried again.</summary>
     public static bool AgainAfter(Exception exception, int attempt) =>
         exception is OrleansMessageRejectionException && attempt < Attempts;
+
+    /// <summary>
+    /// <paramref name="read"/>, asked again while <see cref="AgainAfter"/> says so: for the admin and self-service
+    /// reads (whoami keeps its own loop, which allocates nothing).
+    /// </summary>
+    public static async Task<T> ReadAsync<T>(Func<Task<T>> read)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await read();
+            }
+            catch (Exception e) when (AgainAfter(e, attempt))
+            {
+            }
+        }
+    }
 }

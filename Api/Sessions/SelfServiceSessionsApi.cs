@@ -48,7 +48,7 @@ public static class SelfServiceSessionsApi
 
         var page = OffsetPage.Parse(context.Request.Query);
         var now = s.Clock.GetUtcNow();
-        var listed = await s.Grains.GetGrain<ISessionCatalogGrain>(0).ListForIdentityAsync(new IdentitySessionsQuery
+        var listed = await ReadRetry.ReadAsync(() => s.Grains.GetGrain<ISessionCatalogGrain>(0).ListForIdentityAsync(new IdentitySessionsQuery
         {
             IdentityId = current.Session.IdentityId,
             Offset = page.Offset,
@@ -56,7 +56,7 @@ public static class SelfServiceSessionsApi
             Active = ActiveFilter.Active,
             Except = current.Session.Id,
             Now = now,
-        });
+        }));
         page.WriteHeaders(context, listed.Total);
         return SessionResults.List(listed.Sessions, SessionJsonShape.Full, now, s.Rendering.Value.PublicBaseUrl);
     }
