@@ -15,8 +15,11 @@ public sealed class HeapCompactionPolicy(double fragmentationShare, long minimum
 {
     private DateTimeOffset? _lastCompaction;
 
-    /// <summary>The share of the heap that must be holes (0 &lt; share &lt; 1); null: compaction is off.</summary>
+    /// <summary>The share of the heap that must be holes (0 &lt; share &lt; 1).</summary>
     public double FragmentationShare { get; } = fragmentationShare;
+
+    /// <summary>How often the heap is looked at, and the least time between two compactions.</summary>
+    public TimeSpan Interval { get; } = interval;
 
     /// <summary>
     /// What to do at <paramref name="now"/> given the last collection's heap and holes: nothing; a background
@@ -25,7 +28,7 @@ public sealed class HeapCompactionPolicy(double fragmentationShare, long minimum
     /// </summary>
     public HeapAction Decide(DateTimeOffset now, long heapBytes, long fragmentedBytes, bool fullCollectionSinceLastCheck)
     {
-        if (_lastCompaction is { } last && now - last < interval)
+        if (_lastCompaction is { } last && now - last < Interval)
             return HeapAction.None;
         if (heapBytes <= 0)
             return HeapAction.None;
@@ -54,7 +57,7 @@ public static class HeapCompactionSettings
     public const long MinimumFragmentedBytes = 64L * 1024 * 1024;
 
     /// <summary>The policy, or null when compaction is off.</summary>
-    public static (HeapCompactionPolicy Policy, TimeSpan Interval)? Read(IConfiguration configuration)
+    public static HeapCompactionPolicy? Read(IConfiguration configuration)
     {
         var threshold = configuration["memory:compaction_threshold"] ?? "10%";
         var interval = GoDuration.Parse(configuration["memory:compaction_interval"] ?? "30m", "memory:compaction_interval");
@@ -66,25 +69,25 @@ public static class HeapCompactionSettings
         if (!double.TryParse(text, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var percent)
             || percent <= 0 || percent >= 100)
             throw new ArgumentException($"memory:compaction_threshold must be a percentage between 0 and 100 (exclusive) or \"off\", not \"{threshold}\"");
-        return (new HeapCompactionPolicy(percent / 100, MinimumFragmentedBytes, interval), interval);
+        return new HeapCompactionPolicy(percent / 100, MinimumFragmentedBytes, interval);
     }
 }
 
 /// <summary>Checks the heap every interval and runs what <see cref="HeapCompactionPolicy"/> decides, logging each compaction.</summary>
-internal sealed partial class HeapCompaction(HeapCompactionPolicy policy, TimeSpan interval, TimeProvider clock, ILogger<HeapCompaction> logger)
+internal sealed partial class HeapCompaction(HeapCompactionPolicy policy, TimeProvider clock, ILogger<HeapCompaction> logger)
     : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        using var timer = new PeriodicTimer(interval, clock);
+        using var timer = new PeriodicTimer(policy.Interval, clock);
         var fullCollections = GC.CollectionCount(2);
         try
         {
             while (await timer.WaitForNextTickAsync(stoppingToken))
             {
                 var info = GC.GetGCMemoryInfo(GCKind.Any);
-                var now = GC.CollectionCount(2);
-                switch (policy.Decide(clock.GetUtcNow(), info.HeapSizeBytes, info.FragmentedBytes, now != fullCollections))
+                var sinceLastCheck = GC.CollectionCount(2) != fullCollections;
+                switch (policy.Decide(clock.GetUtcNow(), info.HeapSizeBytes, info.FragmentedBytes, sinceLastCheck))
                 {
                     case HeapAction.Survey:
                         GC.Collect(2, GCCollectionMode.Forced, blocking: false, compacting: false);

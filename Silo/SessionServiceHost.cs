@@ -8,6 +8,7 @@ using Orleans.Configuration;
 using OrleansSessions.Api;
 using OrleansSessions.Api.Configuration;
 using OrleansSessions.Api.Surfaces;
+using OrleansSessions.Identities;
 using OrleansSessions.Silo.KeyRing;
 using OrleansSessions.Sessions;
 using OrleansSessions.Storage;
@@ -146,15 +147,15 @@ public static class SessionServiceHost
             silo.Configure<GrainCollectionOptions>(o =>
             {
                 o.ClassSpecificCollectionAge[typeof(SessionGrain).FullName!] = idleEviction;
-                o.ClassSpecificCollectionAge[typeof(OrleansSessions.Identities.IdentityGrain).FullName!] = identityIdleEviction;
+                o.ClassSpecificCollectionAge[typeof(IdentityGrain).FullName!] = identityIdleEviction;
             });
             silo.Configure(failureDetection);
             ServiceObservability.AddToSilo(silo, observability);
         });
         builder.Services.AddHostedService<ClusterMembershipLog>();
         if (HeapCompactionSettings.Read(builder.Configuration) is { } compaction)
-            builder.Services.AddHostedService(sp => new HeapCompaction(compaction.Policy, compaction.Interval,
-                sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<HeapCompaction>>()));
+            builder.Services.AddHostedService(sp => new HeapCompaction(compaction, sp.GetRequiredService<TimeProvider>(),
+                sp.GetRequiredService<ILogger<HeapCompaction>>()));
     }
 
     /// <summary>An API node: an Orleans client of the cluster's gateways; it keeps retrying until one answers.</summary>

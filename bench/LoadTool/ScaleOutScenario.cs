@@ -130,11 +130,11 @@ public static class ScaleOutScenario
         }
         s.AppendLine();
         s.AppendLine("Where a request's CPU goes (closed loop, CPU time from /proc/PID/stat over the measured window ÷ answers in it, µs):");
-        s.AppendLine("remote grain calls = silo-to-silo request messages ÷ whoami served (Orleans' `orleans_messaging_sent_messages_size` count, `SiloToSilo`, and ASP.NET Core's request count); a whoami lands on any node and its session grain lives on one silo, so (n−1)/n is expected.");
+        s.AppendLine("remote grain calls = silo-to-silo request messages ÷ whoami served (Orleans' `orleans_messaging_sent_messages_size` count, `SiloToSilo`, and ASP.NET Core's request count; a node that does not export that histogram: half of the messages it received, `orleans_messaging_processing_ima_received`, less its local ones, which in split mode also counts the API nodes' gateway calls); a whoami lands on any node and its session grain lives on one silo, so (n−1)/n is expected.");
         s.AppendLine("Throttled = share of the quota periods in which the silos' groups were throttled (cpu.stat): near 100 % means the silos used their whole budget.");
         s.AppendLine();
         s.AppendLine("| mode | silos | remote grain calls | (n−1)/n | silo CPU µs/req | API node CPU µs/req | PostgreSQL µs/req | load tool µs/req | silos throttled | API nodes throttled | sessions per silo |");
-        s.AppendLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+        s.AppendLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
         foreach (var step in steps)
         {
             var u = step.Closed.Usage;

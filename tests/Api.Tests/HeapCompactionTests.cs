@@ -50,8 +50,8 @@ public sealed class HeapCompactionTests
     {
         var read = HeapCompactionSettings.Read(Configuration(threshold, interval));
         Assert.NotNull(read);
-        Assert.Equal(share, read.Value.Policy.FragmentationShare, 6);
-        Assert.Equal(interval is null ? TimeSpan.FromMinutes(30) : TimeSpan.FromMinutes(1), read.Value.Interval);
+        Assert.Equal(share, read.FragmentationShare, 6);
+        Assert.Equal(interval is null ? TimeSpan.FromMinutes(30) : TimeSpan.FromMinutes(1), read.Interval);
     }
 
     [Fact]
