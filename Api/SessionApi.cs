@@ -31,6 +31,7 @@ public static class SessionApi
             o.PublicBaseUrl = serve.Value.Public.EffectiveBaseUrl);
         services.AddSingleton(new DevMode(dev));
         services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton(Regions.RegionMap.None);
         services.AddSingleton<SessionCookie>();
         services.AddSingleton<OpenedCookies>();
         services.AddSingleton<SessionCredentials>();

@@ -32,6 +32,8 @@ public static class GrainServices
     {
         services.AddOptions<SessionBehaviour>().Configure(b => configure?.Invoke(b));
         services.TryAddSingleton(TimeProvider.System);
+        // The host registers the configured regions first; without it, no regions (as the service has always been).
+        services.TryAddSingleton(Regions.RegionMap.None);
         services.AddSingleton<LastSeenWriter>();
         services.AddSingleton<SessionGrainServices>();
         // Identity changes reach a silo's sessions through one call per silo (IdentityGrain → every silo's service).

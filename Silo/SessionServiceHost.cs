@@ -51,6 +51,8 @@ public static class SessionServiceHost
             Listen(kestrel, serve.Admin, ApiSurface.Admin);
         });
 
+        var regions = RegionSettings.Read(configuration, store.IsPostgres);
+        builder.Services.AddSingleton(regions);
         builder.Services.AddSessionApi(configuration, dev);
         builder.Services.AddSingleton(Options.Create(TokenizerConfiguration.Read(configuration)));
         // Every role opens the store: silos for the grains, API nodes for the cookie key ring only.

@@ -25,7 +25,8 @@ public readonly record struct LoginServices(
     ReturnUrls ReturnUrls,
     IOptions<SessionSettings> SessionOptions,
     IOptions<SelfServiceSettings> SelfServiceOptions,
-    IOptions<JsonRenderingOptions> Rendering)
+    IOptions<JsonRenderingOptions> Rendering,
+    Regions.RegionMap Regions)
 {
     public string PublicBaseUrl => Rendering.Value.PublicBaseUrl;
     public LoginFlowSettings LoginSettings => SelfServiceOptions.Value.Flows.Login;
@@ -262,7 +263,7 @@ public static class LoginFlowApi
         }
         if (view is null)
         {
-            token = SessionToken.New();
+            token = s.Regions.NewToken();
             var device = s.Devices.Of(context);
             var result = await s.Grains.GetGrain<IIdentityGrain>(identityId).IssueSessionAsync(new SessionIssueCommand
             {

@@ -33,7 +33,7 @@ public static class SessionIssuanceApi
     }
 
     private static async Task<IResult> IssueAsync(string id, HttpContext context, IGrainFactory grains, SessionCookie cookie,
-        IOptions<SessionSettings> sessionOptions, IOptions<JsonRenderingOptions> rendering, TimeProvider clock)
+        IOptions<SessionSettings> sessionOptions, IOptions<JsonRenderingOptions> rendering, TimeProvider clock, Regions.RegionMap regions)
     {
         if (!Guid.TryParse(id, out var identityId))
             return new OryErrorResult(OryError.BadRequest("The identity id is not a UUID."));
@@ -42,7 +42,7 @@ public static class SessionIssuanceApi
             return new OryErrorResult(error!);
         using (document)
         {
-            var token = SessionToken.New();
+            var token = regions.NewToken();
             if (!TryReadCommand(document.RootElement, SessionToken.LookupKey(token), sessionOptions.Value.ParsedLifespan, out var command, out error))
                 return new OryErrorResult(error!);
 

@@ -29,6 +29,8 @@ public sealed record IdentityRecord
     /// identity instead of a write per session. Never rendered: it is not part of Kratos's identity.
     /// </summary>
     [Id(12)] public SessionRevocation Sessions { get; init; } = SessionRevocation.None;
+    /// <summary>The region the identity was created in, whose database alone writes it (<c>''</c> without regions).</summary>
+    [Id(13)] public string Region { get; init; } = "";
 
     public bool IsActive => State == StateActive;
 }

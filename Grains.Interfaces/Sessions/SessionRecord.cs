@@ -75,6 +75,9 @@ public sealed record SessionRecord
     [Id(12)] private readonly long _updatedAt;
     [Id(13)] private readonly long _lastSeenAt;
 
+    /// <summary>The region that issued the session and alone writes its row (<c>''</c> without regions).</summary>
+    [Id(14)] public string Region { get; init; } = "";
+
     /// <summary>
     /// Kratos's computed <c>active</c>: not revoked (on its own or by its identity's revocation mark), not expired,
     /// identity active (and not deleted).

@@ -9,7 +9,7 @@ namespace OrleansSessions.Identities;
 /// acknowledged: one call per silo, whatever the number of sessions.
 /// </summary>
 public sealed class IdentityGrain(IIdentityStore identities, ISessionStore sessions, TimeProvider clock,
-    IClusterMembershipService membership, IIdentityStandingsClient standings)
+    IClusterMembershipService membership, IIdentityStandingsClient standings, Regions.RegionMap regions)
     : StoreBackedGrain, IIdentityGrain
 {
     private IdentityRecord? _identity;
@@ -41,6 +41,7 @@ public sealed class IdentityGrain(IIdentityStore identities, ISessionStore sessi
             UpdatedAt = now,
             Version = 1,
             AvailableAal = AvailableAal(draft.TotpSecret),
+            Region = regions.SelfName,
         };
         var credentials = new IdentityCredentials { Identifiers = draft.Identifiers, PasswordHash = draft.PasswordHash, TotpSecret = draft.TotpSecret };
         var outcome = await identities.InsertIdentityAsync(identity, credentials);
@@ -168,6 +169,7 @@ public sealed class IdentityGrain(IIdentityStore identities, ISessionStore sessi
             ExpiresAt = Rfc3339.Truncate(now + command.Lifespan),
             CreatedAt = now,
             UpdatedAt = now,
+            Region = regions.SelfName,
         };
         await GrainFactory.SessionGrain(command.LookupKey).StartAsync(session, identity);
         _issuedUpTo = _issuedUpTo is { } latest && latest > now ? latest : now;

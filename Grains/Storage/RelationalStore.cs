@@ -134,7 +134,7 @@ public abstract class RelationalStore : IIdentityStore, ISessionStore, IKeyRingS
     private const string IdentitySelect = """
         i.id, i.schema_id, i.state, i.state_changed_at, i.traits, i.metadata_public, i.metadata_admin, i.external_id,
         i.created_at, i.updated_at, i.version, c.totp_secret IS NOT NULL,
-        i.sessions_revoked_up_to, i.sessions_revoked_except, i.sessions_deleted_up_to
+        i.sessions_revoked_up_to, i.sessions_revoked_except, i.sessions_deleted_up_to, i.region
         """;
 
     /// <summary>Every identity but the deleted ones (tombstones until the cleanup takes their sessions); append conditions with AND.</summary>
@@ -160,10 +160,10 @@ public abstract class RelationalStore : IIdentityStore, ISessionStore, IKeyRingS
     /// <summary>What <see cref="ReadSession"/> reads, of <see cref="Sessions"/>: <c>active</c> as the mark leaves it.</summary>
     private const string SessionColumns = $"""
         s.id, s.identity_id, s.channel, CASE WHEN {StoredActive} THEN s.active ELSE 0 END, s.aal,
-        s.authentication_methods, s.devices, s.issued_at, s.authenticated_at, s.expires_at, s.created_at, s.updated_at, s.last_seen_at
+        s.authentication_methods, s.devices, s.issued_at, s.authenticated_at, s.expires_at, s.created_at, s.updated_at, s.last_seen_at, s.region
         """;
 
-    private const int SessionColumnCount = 13;
+    private const int SessionColumnCount = 14;
 
     /// <summary>
     /// For an update of <c>sessions s</c>: the session exists (see <see cref="Sessions"/>), and with
@@ -197,14 +197,14 @@ public abstract class RelationalStore : IIdentityStore, ISessionStore, IKeyRingS
             ("@changed", identity.StateChangedAt is { } c ? UnixMicros.From(c) : null), ("@traits", identity.Traits),
             ("@pub", identity.MetadataPublic), ("@adm", identity.MetadataAdmin), ("@ext", identity.ExternalId),
             ("@created", UnixMicros.From(identity.CreatedAt)), ("@updated", UnixMicros.From(identity.UpdatedAt)),
-            ("@version", identity.Version), ("@expected", expectedVersion ?? 0L),
+            ("@version", identity.Version), ("@expected", expectedVersion ?? 0L), ("@region", identity.Region),
         ];
         try
         {
             await using (var write = Command(connection, insert
                 ? """
-                  INSERT INTO identities (id, schema_id, state, state_changed_at, traits, metadata_public, metadata_admin, external_id, created_at, updated_at, version)
-                  VALUES (@id, @schema, @state, @changed, @traits, @pub, @adm, @ext, @created, @updated, @version)
+                  INSERT INTO identities (id, schema_id, state, state_changed_at, traits, metadata_public, metadata_admin, external_id, created_at, updated_at, version, region)
+                  VALUES (@id, @schema, @state, @changed, @traits, @pub, @adm, @ext, @created, @updated, @version, @region)
                   """
                 : """
                   UPDATE identities SET schema_id = @schema, state = @state, state_changed_at = @changed, traits = @traits,
@@ -217,7 +217,8 @@ public abstract class RelationalStore : IIdentityStore, ISessionStore, IKeyRingS
                     return await IdentityExistsAsync(connection, tx, id, ct) ? IdentityWriteOutcome.Conflict : IdentityWriteOutcome.NotFound;
             }
             await using (var replace = Command(connection, """
-                INSERT INTO identity_credentials (identity_id, password_hash, totp_secret, updated_at) VALUES (@id, @password, @totp, @updated)
+                INSERT INTO identity_credentials (identity_id, password_hash, totp_secret, updated_at, region)
+                SELECT @id, @password, @totp, @updated, region FROM identities WHERE id = @id
                 ON CONFLICT (identity_id) DO UPDATE SET password_hash = excluded.password_hash, totp_secret = excluded.totp_secret, updated_at = excluded.updated_at;
                 DELETE FROM identity_identifiers WHERE identity_id = @id;
                 """, ("@id", id), ("@password", credentials.PasswordHash), ("@totp", credentials.TotpSecret), ("@updated", UnixMicros.From(identity.UpdatedAt))))
@@ -227,7 +228,7 @@ public abstract class RelationalStore : IIdentityStore, ISessionStore, IKeyRingS
             }
             foreach (var identifier in credentials.Identifiers.Distinct(StringComparer.Ordinal))
             {
-                await using var add = Command(connection, "INSERT INTO identity_identifiers (identifier, identity_id) VALUES (@identifier, @id)",
+                await using var add = Command(connection, "INSERT INTO identity_identifiers (identifier, identity_id, region) SELECT @identifier, @id, region FROM identities WHERE id = @id",
                     ("@identifier", identifier), ("@id", id));
                 add.Transaction = tx;
                 await add.ExecuteNonQueryAsync(ct);
@@ -376,6 +377,7 @@ public abstract class RelationalStore : IIdentityStore, ISessionStore, IKeyRingS
             RevokedExcept = r.IsDBNull(o + 13) ? null : Guid.Parse(r.GetString(o + 13)),
             DeletedUpTo = r.IsDBNull(o + 14) ? null : UnixMicros.To(r.GetInt64(o + 14)),
         },
+        Region = StoredJson.Region(r.GetString(o + 15)),
     };
 
     public async Task InsertSessionAsync(string lookupKey, SessionRecord session, CancellationToken ct = default)
@@ -383,15 +385,15 @@ public abstract class RelationalStore : IIdentityStore, ISessionStore, IKeyRingS
         await using var connection = await OpenAsync(ct);
         await using var command = Command(connection, """
             INSERT INTO sessions (id, lookup_key, identity_id, channel, active, aal, authentication_methods, devices,
-                                  issued_at, authenticated_at, expires_at, created_at, updated_at)
-            VALUES (@id, @key, @identity, @channel, @active, @aal, @methods, @devices, @issued, @authenticated, @expires, @created, @updated)
+                                  issued_at, authenticated_at, expires_at, created_at, updated_at, region)
+            VALUES (@id, @key, @identity, @channel, @active, @aal, @methods, @devices, @issued, @authenticated, @expires, @created, @updated, @region)
             """,
             ("@id", session.Id.ToString()), ("@key", lookupKey), ("@identity", session.IdentityId.ToString()),
             ("@channel", ChannelName(session.Channel)), ("@active", session.Revoked ? 0 : 1), ("@aal", session.Aal),
             ("@methods", StoredJson.WriteMethods(session.AuthenticationMethods)), ("@devices", StoredJson.WriteDevices(session.Devices)),
             ("@issued", UnixMicros.From(session.IssuedAt)), ("@authenticated", UnixMicros.From(session.AuthenticatedAt)),
             ("@expires", UnixMicros.From(session.ExpiresAt)), ("@created", UnixMicros.From(session.CreatedAt)),
-            ("@updated", UnixMicros.From(session.UpdatedAt)));
+            ("@updated", UnixMicros.From(session.UpdatedAt)), ("@region", session.Region));
         await command.ExecuteNonQueryAsync(ct);
     }
 
@@ -615,6 +617,7 @@ public abstract class RelationalStore : IIdentityStore, ISessionStore, IKeyRingS
         CreatedAt = UnixMicros.To(r.GetInt64(10)),
         UpdatedAt = UnixMicros.To(r.GetInt64(11)),
         LastSeenAt = r.IsDBNull(12) ? null : UnixMicros.To(r.GetInt64(12)),
+        Region = StoredJson.Region(r.GetString(13)),
     };
 
     private static string ChannelName(SessionChannel channel) => channel == SessionChannel.Browser ? "browser" : "api";

@@ -37,6 +37,9 @@ internal static class StoredJson
         _ => value,
     };
 
+    /// <summary>A row's region, one string per region name (there are a handful) for every session that holds it.</summary>
+    public static string Region(string value) => value.Length == 0 ? "" : string.Intern(value);
+
     public static string WriteDevices(ImmutableArray<SessionDevice> devices) =>
         JsonSerializer.Serialize(devices.Select(d => new StoredDevice(d.Id, d.IpAddress, d.UserAgent, d.Location)), Options);
 

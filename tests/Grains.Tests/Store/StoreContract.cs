@@ -52,6 +52,9 @@ public abstract class StoreContract<TStore> : IAsyncLifetime
 
     public Task DisposeAsync() => DropDatabasesAsync();
 
+    private Task<List<string>> RegionsOfAsync(Guid identityId) => ColumnAsync(Main,
+        "SELECT region FROM identity_credentials WHERE identity_id = @id UNION ALL SELECT region FROM identity_identifiers WHERE identity_id = @id", identityId);
+
     private async Task<long> ScalarAsync(string sql, Guid id) => long.Parse((await ColumnAsync(Main, sql, id)).Single());
 
     /// <summary>Rows that still name the identity: its own row, its credentials, its identifiers and its sessions.</summary>
@@ -202,6 +205,32 @@ public abstract class StoreContract<TStore> : IAsyncLifetime
         Assert.Null(read.Devices[1].Location);
         Assert.Equal("totp", read.AuthenticationMethods[1].Method);
         Assert.Equal(T0.AddTicks(5_000_010), read.AuthenticationMethods[1].CompletedAt);
+    }
+
+    /// <summary>
+    /// Each row keeps the region that wrote it (what a region's publication filters on); an identity's credentials and
+    /// identifiers carry its region too, and an update never moves a row to another region.
+    /// </summary>
+    [Fact]
+    public async Task Rows_keep_their_region()
+    {
+        var identity = NewIdentity() with { Region = "eu" };
+        Assert.Equal(IdentityWriteOutcome.Written, await _store.InsertIdentityAsync(identity,
+            new IdentityCredentials { Identifiers = [$"{identity.Id}@example.com"], PasswordHash = "h" }));
+        var session = NewSession(identity.Id, SessionChannel.Api) with { Region = "us" };
+        await _store.InsertSessionAsync(session);
+
+        Assert.Equal("us", (await _store.FindSessionByLookupKeyAsync(session.TestKey))!.Region);
+        var read = (await _store.FindIdentityAsync(identity.Id))!;
+        Assert.Equal("eu", read.Region);
+        Assert.Equal(IdentityWriteOutcome.Written, await _store.UpdateIdentityAsync(read with { Traits = "{\"a\":1}", Version = read.Version + 1, Region = "ap" },
+            new IdentityCredentials { Identifiers = [$"new-{identity.Id}@example.com"], PasswordHash = "h2" }, read.Version));
+        Assert.Equal("eu", (await _store.FindIdentityAsync(identity.Id))!.Region);
+        Assert.Equal(["eu", "eu"], await RegionsOfAsync(identity.Id));
+        // Without regions, rows record ''.
+        var plain = NewIdentity();
+        Assert.Equal(IdentityWriteOutcome.Written, await _store.InsertIdentityAsync(plain, NoCredentials));
+        Assert.Equal("", (await _store.FindIdentityAsync(plain.Id))!.Region);
     }
 
     /// <summary>An API session, and one stored already revoked, keep their channel and revocation.</summary>
