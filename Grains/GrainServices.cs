@@ -34,6 +34,12 @@ public static class GrainServices
         services.TryAddSingleton(TimeProvider.System);
         // The host registers the configured regions first; without it, no regions (as the service has always been).
         services.TryAddSingleton(Regions.RegionMap.None);
+        services.AddSingleton<Regions.RegionStores>();
+        services.AddSingleton<Regions.RegionLeases>();
+        // With regions: what other regions change reaches this silo's sessions, and this region's heartbeat reaches them.
+        services.AddSingleton<Regions.RegionChangeFeed>();
+        services.AddHostedService(sp => sp.GetRequiredService<Regions.RegionChangeFeed>());
+        services.AddHostedService<Regions.RegionHeartbeat>();
         services.AddSingleton<LastSeenWriter>();
         services.AddSingleton<SessionGrainServices>();
         // Identity changes reach a silo's sessions through one call per silo (IdentityGrain → every silo's service).

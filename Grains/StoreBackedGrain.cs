@@ -11,6 +11,9 @@ public abstract class StoreBackedGrain : Grain
     /// <summary>Reads this grain's state from the store.</summary>
     protected abstract Task LoadAsync();
 
+    /// <summary>Whether the state is in memory (read, or just created).</summary>
+    protected bool IsLoaded => _loading is { IsCompletedSuccessfully: true };
+
     /// <summary>The state is already in memory (it was just created); no read is needed.</summary>
     protected void MarkLoaded() => _loading = Task.CompletedTask;
 

@@ -30,6 +30,11 @@ if (args.Length > 0 && args[0] == "rotate-keys")
     return 0;
 }
 
+// `regions link` creates and checks the replication between this region's database and its peers'; `regions status` reports it.
+if (args.Length > 1 && args[0] == "regions")
+    return await RegionsCommand.RunAsync(args[1], ApplicationSettings.AddBoth(new ConfigurationBuilder(), AppContext.BaseDirectory)
+        .AddEnvironmentVariables().AddCommandLine(args[2..]).Build());
+
 var builder = SessionServiceHost.CreateBuilder(args, AppContext.BaseDirectory);
 try
 {

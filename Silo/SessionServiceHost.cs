@@ -56,10 +56,13 @@ public static class SessionServiceHost
         builder.Services.AddSessionApi(configuration, dev);
         builder.Services.AddSingleton(Options.Create(TokenizerConfiguration.Read(configuration)));
         // Every role opens the store: silos for the grains, API nodes for the cookie key ring only.
-        AddStore(builder.Services, store);
+        AddStore(builder.Services, store, regions.SelfName);
         if (role.ServesApi())
         {
-            builder.Services.AddDataProtection().SetApplicationName("OrleansSessions");
+            var protection = builder.Services.AddDataProtection().SetApplicationName("OrleansSessions");
+            // One cookie key ring for every region: created in one, replicated to the others (which must not make their own).
+            if (!regions.CreatesKeys)
+                protection.DisableAutomaticKeyGeneration();
             builder.Services.AddOptions<KeyManagementOptions>().Configure<IKeyRingStore>((o, keys) => o.XmlRepository = new KeyRingXmlRepository(keys));
         }
 
@@ -212,11 +215,11 @@ public static class SessionServiceHost
         return addresses.Count == 1 ? (null, addresses[0]) : (addresses[0], addresses[1]);
     }
 
-    private static void AddStore(IServiceCollection services, StoreOptions options)
+    private static void AddStore(IServiceCollection services, StoreOptions options, string region)
     {
         options.Validate();
         services.AddSingleton(Options.Create(options));
-        AddStore(services, _ => options.Open());
+        AddStore(services, _ => options.Open(region));
     }
 
     private static void AddStore<TStore>(IServiceCollection services, Func<IServiceProvider, TStore> create)

@@ -45,6 +45,16 @@ public sealed record OryError(int Code, string Message)
             Reason = "A node of the cluster could not be reached. Retry later.",
         };
 
+    /// <summary>
+    /// With regions: the session (or its identity) belongs to a region this one has not heard from within the lease, so
+    /// a revocation made there may not have arrived; not a 401 (the session may well be live), and not a 200.
+    /// </summary>
+    public static readonly OryError RegionSilent =
+        new(StatusCodes.Status503ServiceUnavailable, "The service is temporarily unavailable, please try again later")
+        {
+            Reason = "The session's home region has not been heard from recently, so this region cannot vouch for it. Retry later.",
+        };
+
     /// <summary>whoami without a valid credential: Kratos sends no id here.</summary>
     public static readonly OryError NoSessionCredentials =
         new(StatusCodes.Status401Unauthorized, "The request could not be authorized") { Reason = "No valid session credentials found in the request." };

@@ -32,7 +32,7 @@ public sealed class RequestSessions(SessionCredentials credentials, IGrainFactor
     {
         var grain = grains.SessionGrain(credential.LookupKey);
         // The grain's own whoami decides "active" (and lets an unknown key leave memory at once).
-        var answer = await grain.WhoamiAsync(credential.Carrier, requireHighestAal);
+        var answer = await grain.WhoamiAsync(credential.Carrier, requireHighestAal, credential.Home);
         if (answer.Outcome != WhoamiOutcome.Active)
             return (null, answer.Outcome);
         var view = await grain.GetAsync();

@@ -46,7 +46,7 @@ public static class LogoutApi
         }
         if (token is null)
             return new OryErrorResult(OryError.BadRequest("session_token is required."));
-        if (!SessionToken.IsWellFormed(token) || !await grains.SessionGrain(SessionToken.LookupKey(token)).RevokeAsync())
+        if (!SessionToken.IsWellFormed(token) || !await grains.SessionGrain(SessionToken.LookupKey(token)).RevokeAsync(SessionToken.RegionCode(token)))
             return new OryErrorResult(TokenNotFound);
         return TypedResults.NoContent();
     }
@@ -89,7 +89,7 @@ public static class LogoutApi
         if (!returnUrls.TryResolve(requested, out var returnTo))
             return new OryErrorResult(LoginErrors.ReturnToNotAllowed(requested));
 
-        await grains.SessionGrain(session.Credential.LookupKey).RevokeAsync();
+        await grains.SessionGrain(session.Credential.LookupKey).RevokeAsync(session.Credential.Home);
         cookie.Expire(context.Response);
         return ContentNegotiation.IsJsonRequest(context.Request)
             ? TypedResults.NoContent()

@@ -7,7 +7,11 @@ namespace OrleansSessions.Api.Sessions;
 /// <param name="Carrier">Token headers (<see cref="SessionChannel.Api"/>) or the cookie (<see cref="SessionChannel.Browser"/>).</param>
 /// <param name="Token">The session secret (needed to re-seal a cookie); never logged.</param>
 /// <param name="CookieExpiresAt">For a cookie: the expiry sealed in it.</param>
-public readonly record struct PresentedCredential(string LookupKey, SessionChannel Carrier, string Token, DateTimeOffset CookieExpiresAt);
+public readonly record struct PresentedCredential(string LookupKey, SessionChannel Carrier, string Token, DateTimeOffset CookieExpiresAt)
+{
+    /// <summary>The region code the token carries (meaningful with regions: where its session lives before it replicates).</summary>
+    public char Home => SessionToken.RegionCode(Token);
+}
 
 /// <summary>
 /// Reads the session credential of a request with Kratos's precedence: <c>X-Session-Token</c>

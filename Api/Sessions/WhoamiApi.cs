@@ -51,8 +51,8 @@ public static class WhoamiApi
             try
             {
                 answer = template is not null
-                    ? await grain.TokenizeAsync(credential.Carrier, requireHighestAal, template)
-                    : await grain.WhoamiAsync(credential.Carrier, requireHighestAal);
+                    ? await grain.TokenizeAsync(credential.Carrier, requireHighestAal, template, credential.Home)
+                    : await grain.WhoamiAsync(credential.Carrier, requireHighestAal, credential.Home);
                 break;
             }
             catch (Exception e) when (ReadRetry.AgainAfter(e, attempt))
@@ -82,6 +82,7 @@ public static class WhoamiApi
             WhoamiOutcome.Active => "active",
             WhoamiOutcome.Aal2Required => "aal2_required",
             WhoamiOutcome.TokenizeFailed => "tokenize_failed",
+            WhoamiOutcome.RegionSilent => "region_silent",
             _ => "unauthorized",
         }),
         new("tokenized", tokenized),
@@ -102,6 +103,12 @@ public static class WhoamiApi
         if (answer.Outcome == WhoamiOutcome.Aal2Required)
         {
             await aal2Required.WriteAsync(context);
+            return;
+        }
+        if (answer.Outcome == WhoamiOutcome.RegionSilent)
+        {
+            response.Headers.RetryAfter = "1";
+            await OryError.RegionSilent.WriteAsync(context);
             return;
         }
         if (answer.Outcome != WhoamiOutcome.Active || answer.Body is not { } body)

@@ -31,10 +31,18 @@ public interface IIdentityGrain : IGrainWithGuidKey
 
     /// <summary>
     /// The identity, or null, for a session held on <paramref name="silo"/>, which this grain then tells of every
-    /// change (even before its own view of the membership lists that silo).
+    /// change (even before its own view of the membership lists that silo). With regions, <paramref name="home"/> is the
+    /// region that issued the session: it has the identity should this region's database not have it yet.
     /// </summary>
     [ReadOnly, Alias("Watch")]
-    Task<IdentityRecord?> WatchAsync(SiloAddress silo);
+    Task<IdentityRecord?> WatchAsync(SiloAddress silo, string? home = null);
+
+    /// <summary>
+    /// The identity's row changed in this region's database (another region wrote it, or replication brought it): read
+    /// again and tell every silo, which keep the newer version.
+    /// </summary>
+    [Alias("Refresh")]
+    Task RefreshAsync();
 
     /// <summary>The identity's credentials (hashes and secrets: never for a response), or null when it does not exist.</summary>
     [ReadOnly, Alias("GetCredentials")]

@@ -10,10 +10,12 @@ public interface ISessionGrain : IGrainWithStringKey
     /// <summary>
     /// Answers whoami for this session presented through <paramref name="carrier"/>. With
     /// <paramref name="requireHighestAal"/> (Kratos's <c>required_aal: highest_available</c>) a session
-    /// below the identity's available AAL answers <see cref="WhoamiOutcome.Aal2Required"/>.
+    /// below the identity's available AAL answers <see cref="WhoamiOutcome.Aal2Required"/>. <paramref name="home"/> is
+    /// the region code the credential carries (<see cref="SessionToken.RegionCode"/>): with regions, where the session
+    /// is before it has replicated here.
     /// </summary>
     [ReadOnly, Alias("Whoami")]
-    Task<WhoamiAnswer> WhoamiAsync(SessionChannel carrier, bool requireHighestAal);
+    Task<WhoamiAnswer> WhoamiAsync(SessionChannel carrier, bool requireHighestAal, char home = '\0');
 
     /// <summary>
     /// whoami with <c>tokenize_as</c>: the same decision, and for an active session its JSON with
@@ -21,7 +23,7 @@ public interface ISessionGrain : IGrainWithStringKey
     /// unchanged, its key still signs and at least half its lifetime is left.
     /// </summary>
     [Alias("Tokenize")]
-    Task<WhoamiAnswer> TokenizeAsync(SessionChannel carrier, bool requireHighestAal, string template);
+    Task<WhoamiAnswer> TokenizeAsync(SessionChannel carrier, bool requireHighestAal, string template, char home = '\0');
 
     /// <summary>Stores a newly issued session durably, then holds it in memory.</summary>
     [Alias("Start")]
@@ -33,7 +35,15 @@ public interface ISessionGrain : IGrainWithStringKey
 
     /// <summary>Revokes the session durably; false when no such session exists.</summary>
     [Alias("Revoke")]
-    Task<bool> RevokeAsync();
+    Task<bool> RevokeAsync(char home = '\0');
+
+    /// <summary>
+    /// The session's row changed in this region's database (another region wrote it, or replication brought it):
+    /// a held session reads it again and holds what the store says, a revocation never undone. Nothing for a session
+    /// not held: it reads the row when it is next used.
+    /// </summary>
+    [Alias("Refresh")]
+    Task RefreshAsync();
 
     /// <summary>
     /// Records another completed factor on this active session (re-authentication or step-up):
@@ -72,6 +82,11 @@ public enum WhoamiOutcome
     Aal2Required = 2,
     /// <summary>Active, but it cannot be made a token (e.g. the template's subject is the external id and there is none): 400.</summary>
     TokenizeFailed = 3,
+    /// <summary>
+    /// The session (or its identity) belongs to a region this one has not heard from within the lease: what was revoked
+    /// there may not be here yet, so no 200 (503; <c>regions:on_partition = serve</c> answers from memory instead).
+    /// </summary>
+    RegionSilent = 4,
 }
 
 /// <summary>

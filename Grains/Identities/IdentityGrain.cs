@@ -9,7 +9,7 @@ namespace OrleansSessions.Identities;
 /// acknowledged: one call per silo, whatever the number of sessions.
 /// </summary>
 public sealed class IdentityGrain(IIdentityStore identities, ISessionStore sessions, TimeProvider clock,
-    IClusterMembershipService membership, IIdentityStandingsClient standings, Regions.RegionMap regions)
+    IClusterMembershipService membership, IIdentityStandingsClient standings, Regions.RegionMap regions, Regions.RegionStores stores)
     : StoreBackedGrain, IIdentityGrain
 {
     private IdentityRecord? _identity;
@@ -86,7 +86,7 @@ public sealed class IdentityGrain(IIdentityStore identities, ISessionStore sessi
         await EnsureLoadedAsync();
         if (_identity is not { } current)
             return false;
-        if (!await identities.DeleteIdentityAsync(current.Id, Now()))
+        if (!await stores.Identities(current.Region).DeleteIdentityAsync(current.Id, Now()))
             return false;
         (_identity, _credentials) = (null, null);
         await TellSilosAsync(current.Id, null);
@@ -100,7 +100,8 @@ public sealed class IdentityGrain(IIdentityStore identities, ISessionStore sessi
             return 0;
         // What the mark revokes, counted before it is written (issuance goes through this grain: none meanwhile).
         var count = await sessions.CountRevocableSessionsAsync(this.GetPrimaryKey(), except?.Id);
-        if (count == 0)
+        // With regions this database may not have every session yet (one issued elsewhere a moment ago): the mark is written anyway.
+        if (count == 0 && !regions.IsEnabled)
             return 0;
         var result = await WriteAsync((current, held) =>
             (current with { Sessions = current.Sessions.RevokingUpTo(MarkTime(current), except) }, held), MarkWrite.Always);
@@ -130,11 +131,35 @@ public sealed class IdentityGrain(IIdentityStore identities, ISessionStore sessi
         return _identity;
     }
 
-    public async Task<IdentityRecord?> WatchAsync(SiloAddress silo)
+    public async Task<IdentityRecord?> WatchAsync(SiloAddress silo, string? home = null)
     {
         _watchers.Add(silo);
         await EnsureLoadedAsync();
+        // Not replicated here yet: the region that issued the session has it.
+        if (_identity is null && home is not null && !stores.IsOwn(home))
+            await ReadFromAsync(home);
         return _identity;
+    }
+
+    public async Task RefreshAsync()
+    {
+        var known = _identity;
+        await ReloadAsync();
+        // Not here: deleted (a tombstone reads as nothing), or not replicated yet. Its home region says which.
+        if (_identity is null && known is not null && !stores.IsOwn(known.Region))
+            await ReadFromAsync(known.Region);
+        if (_identity is null && known is null)
+            return; // nothing of it was held here, so no silo holds a copy to correct
+        await TellSilosAsync(this.GetPrimaryKey(), _identity);
+    }
+
+    /// <summary>The identity as <paramref name="region"/>'s database has it (its home, or the region that issued a session of it).</summary>
+    private async Task ReadFromAsync(string region)
+    {
+        var home = stores.Identities(region);
+        var id = this.GetPrimaryKey();
+        _identity = await home.FindIdentityAsync(id);
+        _credentials = _identity is null ? null : await home.FindCredentialsAsync(id);
     }
 
     public async Task<IdentityCredentials?> GetCredentialsAsync()
@@ -220,14 +245,20 @@ public sealed class IdentityGrain(IIdentityStore identities, ISessionStore sessi
             var (changed, credentials) = next;
             var markOnly = mark != MarkWrite.None;
             var identity = changed with { UpdatedAt = markOnly ? current.UpdatedAt : Now(), Version = current.Version + 1 };
+            // Written in the identity's home region's database, whichever region takes the call: one writer per row.
+            var home = stores.Identities(current.Region);
             var outcome = markOnly
-                ? await identities.UpdateSessionRevocationAsync(identity.Id, identity.Sessions, identity.Version, expectedVersion: current.Version,
+                ? await home.UpdateSessionRevocationAsync(identity.Id, identity.Sessions, identity.Version, expectedVersion: current.Version,
                     requireSessions: mark == MarkWrite.IfSessions)
-                : await identities.UpdateIdentityAsync(identity, credentials, expectedVersion: current.Version);
+                : await home.UpdateIdentityAsync(identity, credentials, expectedVersion: current.Version);
             if (outcome == IdentityWriteOutcome.Conflict)
             {
-                // The silos may not know the copy that won either (its writer was not this grain).
-                await ReloadAsync();
+                // The silos may not know the copy that won either (its writer was not this grain). Another region's
+                // identity is read where it was written: this region's copy may not have caught up.
+                if (stores.IsOwn(current.Region))
+                    await ReloadAsync();
+                else
+                    await ReadFromAsync(current.Region);
                 await TellSilosAsync(this.GetPrimaryKey(), _identity);
                 if (attempt < attempts)
                     continue;

@@ -46,6 +46,13 @@ public sealed class IdentityStandings
         }
     }
 
+    /// <summary>Whether a session on this silo holds the identity.</summary>
+    public bool Holds(Guid identityId)
+    {
+        lock (_held)
+            return _held.ContainsKey(identityId);
+    }
+
     /// <summary>
     /// A change of the identity (null: deleted), told to this silo; false when no session here holds the identity
     /// (nothing to do: a session that loads later reads the change from the identity grain).

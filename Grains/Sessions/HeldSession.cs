@@ -98,6 +98,23 @@ public struct HeldSession
         Hold(stored with { Revoked = stored.Revoked || _session.Revoked }, _identity);
     }
 
+    /// <summary>
+    /// The session's row changed in the store after it was held (another region wrote it, in its own database or in
+    /// this one, and the change record said so); <paramref name="stored"/> is the row read again. A row that has not
+    /// reached this database yet (null: the session was read from its home region) or is older than what is held (a
+    /// change written from here that has not replicated back) changes nothing; a revocation is never undone.
+    /// False when what is held did not change.
+    /// </summary>
+    public bool StoredChanged(SessionRecord? stored)
+    {
+        if (stored is null || _session is not { } held)
+            return false;
+        if (stored.UpdatedAt < held.UpdatedAt && (!stored.Revoked || held.Revoked))
+            return false;
+        Hold(stored with { Revoked = stored.Revoked || held.Revoked }, _identity);
+        return true;
+    }
+
     /// <summary>Whether the session is active at <paramref name="now"/> (Kratos's computed <c>active</c>).</summary>
     public readonly bool IsActiveAt(DateTimeOffset now) => _session is { } session && session.IsActiveAt(now, _identity);
 

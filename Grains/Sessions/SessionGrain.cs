@@ -29,6 +29,9 @@ public sealed class SessionGrain(SessionGrainServices services) : StoreBackedGra
     // This silo's newest copy of the identity, shared with its other sessions here; and the copy last applied.
     private IdentityStanding? _standing;
     private IdentityCopy? _followed;
+    // With regions: the region code of the credential that reached this activation first, where its session is before
+    // it has replicated here (read only by the load).
+    private char _home;
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -45,9 +48,9 @@ public sealed class SessionGrain(SessionGrainServices services) : StoreBackedGra
         return Task.CompletedTask;
     }
 
-    public async Task<WhoamiAnswer> WhoamiAsync(SessionChannel carrier, bool requireHighestAal)
+    public async Task<WhoamiAnswer> WhoamiAsync(SessionChannel carrier, bool requireHighestAal, char home = '\0')
     {
-        await LoadedAsync();
+        await LoadedAsync(home);
         var now = services.Clock.GetUtcNow();
         switch (_held.Judge(carrier, now, requireHighestAal))
         {
@@ -59,19 +62,32 @@ public sealed class SessionGrain(SessionGrainServices services) : StoreBackedGra
             case SessionVerdict.Refused:
                 return WhoamiAnswer.Unauthorized;
             case SessionVerdict.Aal2Required:
-                return IsIdle(now) ? WhoamiAnswer.Unauthorized : Aal2Required;
+                return !Vouched() ? RegionSilent : IsIdle(now) ? WhoamiAnswer.Unauthorized : Aal2Required;
             default:
-                return IsIdle(now) ? WhoamiAnswer.Unauthorized : Active();
+                return !Vouched() ? RegionSilent : IsIdle(now) ? WhoamiAnswer.Unauthorized : Active();
         }
     }
 
-    public async Task<WhoamiAnswer> TokenizeAsync(SessionChannel carrier, bool requireHighestAal, string templateName)
+    private static readonly WhoamiAnswer RegionSilent = new() { Outcome = WhoamiOutcome.RegionSilent };
+
+    /// <summary>
+    /// Whether this region may answer for the session: its own sessions of its own identities always; another region's
+    /// (the session's or its identity's home) while this region has heard from it within the lease.
+    /// </summary>
+    private bool Vouched()
+    {
+        var (session, identity) = (_held.Session!, _held.Identity!);
+        var regions = services.Leases;
+        return regions.Vouches(session.Region) && regions.Vouches(identity.Region);
+    }
+
+    public async Task<WhoamiAnswer> TokenizeAsync(SessionChannel carrier, bool requireHighestAal, string templateName, char home = '\0')
     {
         if (services.Tokenizer.Template(templateName) is not { } template)
             return new WhoamiAnswer { Outcome = WhoamiOutcome.TokenizeFailed, Problem = $"Unable to find tokenizer template \"{templateName}\"." };
         // The signer first: after the whoami decision nothing awaits, so nothing can change the session in between.
         var signer = await services.Tokenizer.SignerAsync(template, services.Clock.GetUtcNow());
-        var answer = await WhoamiAsync(carrier, requireHighestAal);
+        var answer = await WhoamiAsync(carrier, requireHighestAal, home);
         if (answer.Outcome != WhoamiOutcome.Active)
             return answer;
         if (signer is null)
@@ -111,7 +127,7 @@ public sealed class SessionGrain(SessionGrainServices services) : StoreBackedGra
         if (_held.IsDueForExtension(now, earliestPossibleExtend))
         {
             var expiresAt = Rfc3339.Truncate(now + lifespan);
-            if (!await services.Store.UpdateSessionExpiryAsync(session.Id, expiresAt, now))
+            if (!await services.Regions.Sessions(session.Region).UpdateSessionExpiryAsync(session.Id, expiresAt, now))
                 return await HoldStoredAsync(); // revoked (or deleted) in the store: by a revoke-all whose mark this silo has not applied yet
             Catch();
             if (!_held.Written(session with { ExpiresAt = expiresAt, UpdatedAt = now }))
@@ -126,9 +142,9 @@ public sealed class SessionGrain(SessionGrainServices services) : StoreBackedGra
         return _held.Session is null ? Gone<SessionView>() : View();
     }
 
-    public async Task<bool> RevokeAsync()
+    public async Task<bool> RevokeAsync(char home = '\0')
     {
-        await LoadedAsync();
+        await LoadedAsync(home);
         if (_held.Session is not { } session)
         {
             this.DeactivateOnIdle();
@@ -137,7 +153,7 @@ public sealed class SessionGrain(SessionGrainServices services) : StoreBackedGra
         if (_held.IsRevoked)
             return true;
         var now = Rfc3339.Truncate(services.Clock.GetUtcNow());
-        if (!await services.Store.RevokeSessionAsync(session.Id, now))
+        if (!await services.Regions.Sessions(session.Region).RevokeSessionAsync(session.Id, now))
             return false;
         ServiceTelemetry.SessionsRevoked.Add(1, new KeyValuePair<string, object?>("scope", "session"));
         if (!_held.Written(session with { Revoked = true, UpdatedAt = now }))
@@ -160,7 +176,7 @@ public sealed class SessionGrain(SessionGrainServices services) : StoreBackedGra
             ExpiresAt = Rfc3339.Truncate(now + lifespan),
             UpdatedAt = now,
         };
-        if (!await services.Store.UpdateSessionAuthenticationAsync(changed))
+        if (!await services.Regions.Sessions(session.Region).UpdateSessionAuthenticationAsync(changed))
         {
             await HoldStoredAsync(); // revoked (or deleted) in the store: by a revoke-all whose mark this silo has not applied yet
             return null;
@@ -173,15 +189,29 @@ public sealed class SessionGrain(SessionGrainServices services) : StoreBackedGra
         return _held.IsRevoked ? null : View();
     }
 
+    public async Task RefreshAsync()
+    {
+        if (!IsLoaded || _held.Session is null)
+            return;
+        if (_held.StoredChanged(await services.Store.FindSessionByLookupKeyAsync(this.GetPrimaryKeyString())))
+            Catch();
+    }
+
     protected override async Task LoadAsync()
     {
-        var session = await services.Store.FindSessionByLookupKeyAsync(this.GetPrimaryKeyString());
+        var key = this.GetPrimaryKeyString();
+        var session = await services.Store.FindSessionByLookupKeyAsync(key);
+        // Issued in another region a moment ago and not replicated here yet: one read in its home region's database.
+        if (session is null && services.Regions.PeerOfCode(_home) is { } home)
+            session = await services.Regions.Sessions(home.Name).FindSessionByLookupKeyAsync(key);
         IdentityRecord? identity = null;
         if (session is not null)
         {
             // Followed before the identity is read: a change made after the read reaches this silo's standing.
             var standing = Follow(session.IdentityId);
-            identity = await GrainFactory.GetGrain<IIdentityGrain>(session.IdentityId).WatchAsync(GrainContext.Address.SiloAddress!);
+            // The session's home region has its identity (it issued the session for it), should this region not yet.
+            identity = await GrainFactory.GetGrain<IIdentityGrain>(session.IdentityId).WatchAsync(GrainContext.Address.SiloAddress!,
+                services.Regions.IsOwn(session.Region) ? null : session.Region);
             standing.Offer(identity);
         }
         _held.Load(session, identity);
@@ -205,7 +235,8 @@ public sealed class SessionGrain(SessionGrainServices services) : StoreBackedGra
         if (ticks - _lastSeen > idleTimeout.Ticks)
             return true;
         _lastSeen = ticks;
-        if (ticks - _lastSeenRecorded >= services.Behaviour.LastSeenWriteInterval.Ticks)
+        // Only a session of this region: another region's row is written in its own database, and last-seen is not worth a call there.
+        if (ticks - _lastSeenRecorded >= services.Behaviour.LastSeenWriteInterval.Ticks && services.Regions.IsOwn(_held.Session!.Region))
         {
             _lastSeenRecorded = ticks;
             services.LastSeenWriter.Record(_held.Session!.Id, now);
@@ -219,13 +250,16 @@ public sealed class SessionGrain(SessionGrainServices services) : StoreBackedGra
     /// </summary>
     private async Task<SessionView?> HoldStoredAsync()
     {
-        _held.FoundInStore(await services.Store.FindSessionByLookupKeyAsync(this.GetPrimaryKeyString()));
+        // Read where the refused write was made: the session's home region's database.
+        _held.FoundInStore(await services.Regions.Sessions(_held.Session?.Region ?? "").FindSessionByLookupKeyAsync(this.GetPrimaryKeyString()));
         return _held.Session is null ? Gone<SessionView>() : View();
     }
 
     /// <summary>The state is loaded and follows the newest copy of the identity this silo knows.</summary>
-    private async Task LoadedAsync()
+    private async Task LoadedAsync(char home = '\0')
     {
+        if (!IsLoaded && home != '\0')
+            _home = home;
         await EnsureLoadedAsync();
         Catch();
     }
@@ -280,8 +314,11 @@ public sealed class SessionGrain(SessionGrainServices services) : StoreBackedGra
 /// than one per service (a million sessions, 48 MB less).
 /// </summary>
 public sealed class SessionGrainServices(ISessionStore store, TimeProvider clock, IOptions<JsonRenderingOptions> rendering,
-    IOptions<SessionBehaviour> behaviour, LastSeenWriter lastSeenWriter, SessionTokenizer tokenizer, IdentityStandings standings)
+    IOptions<SessionBehaviour> behaviour, LastSeenWriter lastSeenWriter, SessionTokenizer tokenizer, IdentityStandings standings,
+    Regions.RegionStores regions, Regions.RegionLeases leases)
 {
+    public Regions.RegionStores Regions { get; } = regions;
+    public Regions.RegionLeases Leases { get; } = leases;
     public ISessionStore Store { get; } = store;
     public TimeProvider Clock { get; } = clock;
     public JsonRenderingOptions Rendering { get; } = rendering.Value;

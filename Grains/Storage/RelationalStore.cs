@@ -13,6 +13,12 @@ namespace OrleansSessions.Storage;
 /// </summary>
 public abstract class RelationalStore : IIdentityStore, ISessionStore, IKeyRingStore, ISigningKeyStore, ISchemaMigrator, IStoreProbe, IStoreFailures, IAsyncDisposable
 {
+    /// <summary>
+    /// The region this store's database belongs to (<c>''</c> without regions): the keys it creates are that region's
+    /// rows (sessions and identities carry their region in their records).
+    /// </summary>
+    public string Region { get; init; } = "";
+
     /// <summary>Releases pooled connections (PostgreSQL); nothing to release for SQLite.</summary>
     public virtual ValueTask DisposeAsync() => ValueTask.CompletedTask;
 
@@ -573,8 +579,8 @@ public abstract class RelationalStore : IIdentityStore, ISessionStore, IKeyRingS
     {
         using var connection = Open();
         using var command = Command(connection,
-            "INSERT INTO data_protection_keys (friendly_name, xml, created_at) VALUES (@name, @xml, @at) ON CONFLICT (friendly_name) DO NOTHING",
-            ("@name", friendlyName), ("@xml", xml), ("@at", UnixMicros.From(DateTimeOffset.UtcNow)));
+            "INSERT INTO data_protection_keys (friendly_name, xml, created_at, region) VALUES (@name, @xml, @at, @region) ON CONFLICT (friendly_name) DO NOTHING",
+            ("@name", friendlyName), ("@xml", xml), ("@at", UnixMicros.From(DateTimeOffset.UtcNow)), ("@region", Region));
         command.ExecuteNonQuery();
     }
 
@@ -595,10 +601,10 @@ public abstract class RelationalStore : IIdentityStore, ISessionStore, IKeyRingS
     {
         await using var connection = await OpenAsync(ct);
         await using var command = Command(connection, """
-            INSERT INTO tokenizer_keys (kid, algorithm, private_jwk, created_at, activates_at)
-            VALUES (@kid, @alg, @jwk, @created, @activates) ON CONFLICT (kid) DO NOTHING
+            INSERT INTO tokenizer_keys (kid, algorithm, private_jwk, created_at, activates_at, region)
+            VALUES (@kid, @alg, @jwk, @created, @activates, @region) ON CONFLICT (kid) DO NOTHING
             """, ("@kid", key.Kid), ("@alg", key.Algorithm), ("@jwk", key.PrivateJwk),
-            ("@created", UnixMicros.From(key.CreatedAt)), ("@activates", UnixMicros.From(key.ActivatesAt)));
+            ("@created", UnixMicros.From(key.CreatedAt)), ("@activates", UnixMicros.From(key.ActivatesAt)), ("@region", Region));
         return await command.ExecuteNonQueryAsync(ct) > 0;
     }
 

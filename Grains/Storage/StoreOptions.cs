@@ -48,7 +48,8 @@ public sealed class StoreOptions
     }
 
     /// <summary>The store these options name (validate first); the caller disposes it.</summary>
-    public RelationalStore Open() => IsPostgres ? new PostgresStore(ConnectionString!) : new SqliteStore(SqlitePath);
+    public RelationalStore Open(string region = "") =>
+        IsPostgres ? new PostgresStore(ConnectionString!) { Region = region } : new SqliteStore(SqlitePath) { Region = region };
 
     /// <summary>Where the store is, for messages (never the connection string's password).</summary>
     public string Describe()

@@ -10,7 +10,8 @@ namespace OrleansSessions.Tokenizer;
 /// the store again every <see cref="TokenizerSettings.KeyRefresh"/>; keys that are missing or due are created
 /// then, so a JWKS request alone keeps rotation on schedule.
 /// </summary>
-public sealed class TokenizerKeysGrain(ISigningKeyStore store, TokenizerKeys keys, TimeProvider clock, ILogger<TokenizerKeysGrain> logger)
+public sealed class TokenizerKeysGrain(ISigningKeyStore store, TokenizerKeys keys, TimeProvider clock, ILogger<TokenizerKeysGrain> logger,
+    Regions.RegionMap regions)
     : Grain, ITokenizerKeysGrain
 {
     private (SigningKeyRing Ring, DateTimeOffset ReadAt)? _ring;
@@ -25,6 +26,8 @@ public sealed class TokenizerKeysGrain(ISigningKeyStore store, TokenizerKeys key
 
     public async Task<ImmutableArray<KeyRotation>> RotateAsync()
     {
+        if (!regions.CreatesKeys)
+            throw new InvalidOperationException($"Signing keys are created in region {regions.KeyRegion} (regions:keys_from): rotate them there.");
         await RingAsync(force: true);
         var now = Rfc3339.Truncate(clock.GetUtcNow());
         var activatesAt = now + keys.Settings.RotationLeadTime;
@@ -43,7 +46,8 @@ public sealed class TokenizerKeysGrain(ISigningKeyStore store, TokenizerKeys key
             return held.Ring;
         var ring = await keys.ReadAsync();
         var created = false;
-        foreach (var algorithm in keys.Settings.GeneratedAlgorithms)
+        // With regions, one region creates the signing keys and the others sign with what replicates from it.
+        foreach (var algorithm in regions.CreatesKeys ? keys.Settings.GeneratedAlgorithms : [])
         {
             if (ring.DueActivation(algorithm, now) is { } activatesAt)
             {

@@ -31,7 +31,7 @@ public sealed class RegionSettingsTests
     [Fact]
     public void No_regions_is_the_default()
     {
-        Assert.Same(Regions.RegionMap.None, RegionSettings.Read(Config(), storeIsPostgres: false));
+        Assert.Same(OrleansSessions.Regions.RegionMap.None, RegionSettings.Read(Config(), storeIsPostgres: false));
     }
 
     [Theory]

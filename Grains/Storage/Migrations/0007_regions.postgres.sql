@@ -45,7 +45,8 @@ CREATE TABLE region_changes (
 );
 CREATE INDEX region_changes_recorded ON region_changes (recorded_at);
 
-CREATE FUNCTION orleans_sessions_record_change() RETURNS trigger LANGUAGE plpgsql AS $$
+-- Replication's apply workers run with an empty search_path: the function keeps the one it was created under.
+CREATE FUNCTION orleans_sessions_record_change() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
 BEGIN
     PERFORM pg_advisory_xact_lock(5199202411);
     IF TG_TABLE_NAME = 'sessions' THEN

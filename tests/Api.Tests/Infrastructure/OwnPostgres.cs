@@ -17,8 +17,11 @@ public sealed class OwnPostgres : IAsyncDisposable
     private readonly string _bin;
     private readonly string _folder;
 
-    private OwnPostgres(string bin, string folder, int port)
+    private readonly string[] _settings;
+
+    private OwnPostgres(string bin, string folder, int port, string[] settings)
     {
+        _settings = settings;
         _bin = bin;
         _folder = folder;
         Port = port;
@@ -43,13 +46,13 @@ public sealed class OwnPostgres : IAsyncDisposable
 
     private static bool IsRoot => Environment.UserName == "root";
 
-    /// <summary>Creates the cluster and starts it; fails with what went wrong.</summary>
-    public static async Task<OwnPostgres> StartAsync()
+    /// <summary>Creates the cluster and starts it, with more server <paramref name="settings"/> (<c>wal_level=logical</c>, say); fails with what went wrong.</summary>
+    public static async Task<OwnPostgres> StartAsync(params string[] settings)
     {
         var bin = FindBinaries();
         var folder = Path.Combine(IsRoot ? "/tmp" : Path.GetTempPath(), $"orleans-sessions-own-pg-{Guid.NewGuid():N}");
         Directory.CreateDirectory(folder);
-        var server = new OwnPostgres(bin, folder, FreePorts.Next());
+        var server = new OwnPostgres(bin, folder, FreePorts.Next(), settings);
         try
         {
             if (IsRoot)
@@ -69,7 +72,7 @@ public sealed class OwnPostgres : IAsyncDisposable
     public async Task StartAgainAsync()
     {
         await RunToolAsync("pg_ctl", "-D", DataDirectory, "-l", ServerLog, "-t", "60", "-w", "start",
-            "-o", $"-p {Port} -k {_folder} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off");
+            "-o", $"-p {Port} -k {_folder} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off{string.Concat(_settings.Select(s => $" -c {s}"))}");
         IsRunning = true;
     }
 

@@ -244,6 +244,42 @@ public sealed class HeldSessionTests
         Assert.Null(held.Session);
     }
 
+    /// <summary>A change another region made to the row is held; a revocation from there revokes here.</summary>
+    [Fact]
+    public void A_row_changed_elsewhere_is_held_and_its_revocation_revokes()
+    {
+        var held = Started();
+        var extended = Session with { ExpiresAt = T0.AddHours(5), UpdatedAt = T0.AddMinutes(1) };
+
+        Assert.True(held.StoredChanged(extended));
+        Assert.Equal(T0.AddHours(5), held.Session!.ExpiresAt);
+        Assert.True(held.StoredChanged(extended with { Revoked = true, UpdatedAt = T0.AddMinutes(2) }));
+        Assert.Equal(SessionVerdict.Refused, held.Judge(SessionChannel.Browser, T0.AddMinutes(3), requireHighestAal: false));
+    }
+
+    /// <summary>
+    /// What has not replicated here yet changes nothing: no row (the session was read from its home region), or a row
+    /// older than what this region wrote into the home's database; a revocation applies whatever its age, and is never undone.
+    /// </summary>
+    [Fact]
+    public void A_row_not_here_yet_or_older_changes_nothing_and_a_revocation_is_never_undone()
+    {
+        var held = Started();
+        held.Written(Session with { ExpiresAt = T0.AddHours(3), UpdatedAt = T0.AddMinutes(5) });
+        var version = held.Version;
+
+        Assert.False(held.StoredChanged(null));
+        Assert.False(held.StoredChanged(Session with { ExpiresAt = T0.AddHours(2), UpdatedAt = T0.AddMinutes(4) }));
+        Assert.Equal(T0.AddHours(3), held.Session!.ExpiresAt);
+        Assert.Equal(version, held.Version);
+
+        Assert.True(held.StoredChanged(Session with { Revoked = true, UpdatedAt = T0.AddMinutes(1) }));
+        Assert.True(held.IsRevoked);
+        held.StoredChanged(Session with { UpdatedAt = T0.AddMinutes(9) });
+        Assert.True(held.IsRevoked);
+        Assert.False(new HeldSession().StoredChanged(Session));
+    }
+
     [Fact]
     public void Only_an_unrevoked_session_near_its_expiry_is_due_for_extension()
     {

@@ -1,0 +1,61 @@
+using OrleansSessions.Storage;
+
+namespace OrleansSessions.Regions;
+
+/// <summary>
+/// Which database a row is read from and written to. This region's own store for everything of this region (and for
+/// everything, without regions); a peer's database, reached directly, for a write of a row that peer owns (a row is
+/// written only in its home region's database, so replication never meets two writers of one row) and for a read
+/// of what has not replicated here yet. One pool per peer, opened once.
+/// </summary>
+public sealed class RegionStores : IAsyncDisposable
+{
+    private readonly RegionMap _regions;
+    private readonly Dictionary<string, PostgresStore> _peers = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (ISessionStore Sessions, IIdentityStore Identities)> _peerStores = new(StringComparer.Ordinal);
+
+    public RegionStores(RegionMap regions, ISessionStore sessions, IIdentityStore identities)
+    {
+        _regions = regions;
+        Own = sessions;
+        OwnIdentities = identities;
+        foreach (var peer in regions.Peers)
+        {
+            var store = new PostgresStore(peer.ConnectionString);
+            _peers[peer.Name] = store;
+            _peerStores[peer.Name] = (InstrumentedStore.Wrap<ISessionStore>(store), InstrumentedStore.Wrap<IIdentityStore>(store));
+        }
+    }
+
+    public ISessionStore Own { get; }
+
+    public IIdentityStore OwnIdentities { get; }
+
+    /// <summary>Whether rows of <paramref name="region"/> are this region's (every row, without regions).</summary>
+    public bool IsOwn(string region) => _regions.IsSelf(region);
+
+    /// <summary>The store that owns rows of <paramref name="region"/>: this region's own for its own rows (and for <c>''</c>).</summary>
+    public ISessionStore Sessions(string region) =>
+        _regions.IsSelf(region) ? Own : _peerStores.TryGetValue(region, out var peer) ? peer.Sessions : throw UnknownRegion(region);
+
+    public IIdentityStore Identities(string region) =>
+        _regions.IsSelf(region) ? OwnIdentities : _peerStores.TryGetValue(region, out var peer) ? peer.Identities : throw UnknownRegion(region);
+
+    /// <summary>The peer a token's code names, when it is not this region: where its session is before it replicates here.</summary>
+    public PeerRegion? PeerOfCode(char code)
+    {
+        if (!_regions.IsEnabled || code == _regions.Self!.Code) return null;
+        foreach (var peer in _regions.Peers)
+            if (peer.Code == code) return peer;
+        return null;
+    }
+
+    private static InvalidOperationException UnknownRegion(string region) =>
+        new($"A row belongs to region '{region}', which is neither this region nor one of regions:peers.");
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var store in _peers.Values)
+            await store.DisposeAsync();
+    }
+}

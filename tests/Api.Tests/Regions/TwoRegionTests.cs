@@ -1,0 +1,185 @@
+using System.Diagnostics;
+using System.Net;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
+using Npgsql;
+using OrleansSessions.Api.Tests.Infrastructure;
+using OrleansSessions.Silo;
+
+namespace OrleansSessions.Api.Tests.Regions;
+
+/// <summary>
+/// Two regions, each its own Orleans cluster on its own PostgreSQL server (wal_level=logical), linked by the product's
+/// own `regions link`. Sessions issued in one region answer in the other at once (read from the home region until
+/// they replicate); revocations made in either region reach the other; a region that stops hearing from its peer stops
+/// vouching for the peer's sessions after the lease and serves its own; after the link heals, what was revoked meanwhile
+/// is applied. Both regions read one fake clock, which the test moves: heartbeats are written when it moves.
+/// </summary>
+[Collection(TimedCollection.Name)]
+public sealed class TwoRegionTests
+{
+    private static readonly TimeSpan Lease = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan Replication = TimeSpan.FromSeconds(20);
+
+    private sealed record RegionUnderTest(string Name, char Code, OwnPostgres Postgres, string Database);
+
+    private static string[] RegionArgs(RegionUnderTest self, RegionUnderTest peer) =>
+    [
+        $"--regions:name={self.Name}", $"--regions:code={self.Code}", $"--regions:lease={Lease.TotalSeconds}s", "--regions:heartbeat_interval=1s",
+        $"--regions:peers:{peer.Name}:code={peer.Code}", $"--regions:peers:{peer.Name}:connection_string={peer.Database}",
+    ];
+
+    private static async Task<RegionUnderTest> StartRegionAsync(string name, char code)
+    {
+        var postgres = await OwnPostgres.StartAsync("wal_level=logical");
+        var database = new NpgsqlConnectionStringBuilder(postgres.ConnectionString) { Database = "orleans_sessions" }.ToString();
+        await using (var connection = new NpgsqlConnection(postgres.ConnectionString))
+        {
+            await connection.OpenAsync();
+            await using var create = new NpgsqlCommand("CREATE DATABASE orleans_sessions", connection);
+            await create.ExecuteNonQueryAsync();
+        }
+        return new RegionUnderTest(name, code, postgres, database);
+    }
+
+    private static async Task LinkAsync(RegionUnderTest self, RegionUnderTest peer)
+    {
+        var configuration = new ConfigurationBuilder().AddCommandLine(
+            ["--store:provider=postgres", $"--store:connection_string={self.Database}", .. RegionArgs(self, peer)]).Build();
+        Assert.Equal(0, await RegionsCommand.RunAsync("link", configuration));
+    }
+
+    private static Task<ServiceNode> StartNodeAsync(RegionUnderTest self, RegionUnderTest peer, FakeTimeProvider clock) =>
+        ServiceNode.StartAsync(NodeOptions.PostgresCluster(self.Database, $"region-{self.Name}", clock,
+            ["--store:migrate_on_start=true", .. RegionArgs(self, peer)]));
+
+    [Fact]
+    public async Task Sessions_answer_in_both_regions_revocations_cross_and_a_silent_region_is_not_vouched_for_after_the_lease()
+    {
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var eu = await StartRegionAsync("eu", 'e');
+        var us = await StartRegionAsync("us", 'u');
+        ServiceNode? euNode = null, usNode = null;
+        try
+        {
+            // Each database is migrated by its first node, then linked by the command operators run.
+            euNode = await StartNodeAsync(eu, us, clock);
+            usNode = await StartNodeAsync(us, eu, clock);
+            await LinkAsync(eu, us);
+            await LinkAsync(us, eu);
+            await BeatAsync(clock);
+            await UntilVouchedAsync(usNode, "eu");
+            await UntilVouchedAsync(euNode, "us");
+
+            // ---- an identity of eu is readable in us once replicated
+            var alice = await euNode.CreateIdentityAsync();
+            await UntilAsync(async () => (await usNode.SendForAnswerAsync(HttpMethod.Get, usNode.Admin($"/admin/identities/{alice}"))).Status == HttpStatusCode.OK,
+                "eu's identity replicated to us");
+
+            // ---- issued in eu, asked in us before replication has it: read once from eu, 200
+            await SetSubscriptionAsync(us, "eu", enabled: false);
+            var session = await euNode.IssueApiSessionAsync(alice);
+            Assert.StartsWith("ory_st_e", session.Token, StringComparison.Ordinal);
+            var inUs = await usNode.WhoamiAsync(session.TokenHeader);
+            Assert.True(inUs.Status == HttpStatusCode.OK, $"us before replication: {inUs}");
+            Assert.Equal(session.SessionId.ToString(), inUs.Json.GetProperty("id").GetString());
+            await SetSubscriptionAsync(us, "eu", enabled: true);
+            Assert.Equal(HttpStatusCode.OK, (await euNode.WhoamiAsync(session.TokenHeader)).Status);
+
+            // ---- revoked in eu (its home): us answers 401 once the row has replicated
+            var watch = Stopwatch.StartNew();
+            Assert.Equal(HttpStatusCode.NoContent, (await euNode.SendForAnswerAsync(HttpMethod.Delete, euNode.Admin($"/admin/sessions/{session.SessionId}"))).Status);
+            Assert.Equal(HttpStatusCode.Unauthorized, (await euNode.WhoamiAsync(session.TokenHeader)).Status);
+            await UntilAsync(async () => (await usNode.WhoamiAsync(session.TokenHeader)).Status == HttpStatusCode.Unauthorized, "eu's revocation seen in us");
+            Assert.True(watch.Elapsed < Replication, $"revocation took {watch.Elapsed} to reach us");
+
+            // ---- an eu session revoked in us (logout there): written in eu's database, eu answers 401 at once after it
+            var second = await euNode.IssueApiSessionAsync(alice);
+            Assert.Equal(HttpStatusCode.OK, (await euNode.WhoamiAsync(second.TokenHeader)).Status);
+            Assert.Equal(HttpStatusCode.OK, (await usNode.WhoamiAsync(second.TokenHeader)).Status);
+            var logout = await usNode.SendForAnswerAsync(HttpMethod.Delete, usNode.Public("/self-service/logout/api"), $$"""{"session_token":"{{second.Token}}"}""");
+            Assert.True(logout.Status == HttpStatusCode.NoContent, $"logout in us: {logout}");
+            Assert.Equal(HttpStatusCode.Unauthorized, (await usNode.WhoamiAsync(second.TokenHeader)).Status);
+            await UntilAsync(async () => (await euNode.WhoamiAsync(second.TokenHeader)).Status == HttpStatusCode.Unauthorized, "us's logout seen in eu");
+
+            // ---- revoke-all of eu's identity acknowledged in us: the mark is written in eu's database
+            var third = await euNode.IssueApiSessionAsync(alice);
+            Assert.Equal(HttpStatusCode.OK, (await euNode.WhoamiAsync(third.TokenHeader)).Status);
+            Assert.Equal(HttpStatusCode.OK, (await usNode.WhoamiAsync(third.TokenHeader)).Status);
+            Assert.Equal(HttpStatusCode.NoContent, (await usNode.SendForAnswerAsync(HttpMethod.Delete, usNode.Admin($"/admin/identities/{alice}/sessions"))).Status);
+            Assert.Equal(HttpStatusCode.Unauthorized, (await usNode.WhoamiAsync(third.TokenHeader)).Status);
+            await UntilAsync(async () => (await euNode.WhoamiAsync(third.TokenHeader)).Status == HttpStatusCode.Unauthorized, "revoke-all from us seen in eu");
+
+            // ---- us's own session of us's own identity, and a fresh eu session, both served in us
+            var bob = await usNode.CreateIdentityAsync();
+            var bobs = await usNode.IssueApiSessionAsync(bob);
+            Assert.StartsWith("ory_st_u", bobs.Token, StringComparison.Ordinal);
+            var fourth = await euNode.IssueApiSessionAsync(alice);
+            await UntilAsync(async () => (await usNode.WhoamiAsync(fourth.TokenHeader)).Status == HttpStatusCode.OK, "a new eu session in us");
+
+            // ---- us stops hearing from eu: within the lease it serves eu's session from memory, past it 503; its own stays 200
+            await SetSubscriptionAsync(us, "eu", enabled: false);
+            clock.Advance(Lease / 2);
+            Assert.Equal(HttpStatusCode.OK, (await usNode.WhoamiAsync(fourth.TokenHeader)).Status);
+            // eu revokes meanwhile; us cannot know
+            Assert.Equal(HttpStatusCode.NoContent, (await euNode.SendForAnswerAsync(HttpMethod.Delete, euNode.Admin($"/admin/sessions/{fourth.SessionId}"))).Status);
+            clock.Advance(Lease);
+            var silent = await usNode.WhoamiAsync(fourth.TokenHeader);
+            Assert.True(silent.Status == HttpStatusCode.ServiceUnavailable, $"eu's session in us past the lease: {silent}");
+            Assert.Equal(HttpStatusCode.OK, (await usNode.WhoamiAsync(bobs.TokenHeader)).Status);
+
+            // ---- the link heals: the revocation made meanwhile is applied, and the session never answered 200 again
+            await SetSubscriptionAsync(us, "eu", enabled: true);
+            await BeatAsync(clock);
+            await UntilAsync(async () =>
+            {
+                var answer = await usNode.WhoamiAsync(fourth.TokenHeader);
+                Assert.NotEqual(HttpStatusCode.OK, answer.Status);
+                return answer.Status == HttpStatusCode.Unauthorized;
+            }, "eu's revocation during the partition applied in us");
+            var fifth = await euNode.IssueApiSessionAsync(alice);
+            await UntilAsync(async () => (await usNode.WhoamiAsync(fifth.TokenHeader)).Status == HttpStatusCode.OK, "eu vouched for again after the heal");
+        }
+        finally
+        {
+            if (usNode is not null) await usNode.DisposeAsync();
+            if (euNode is not null) await euNode.DisposeAsync();
+            await us.Postgres.DisposeAsync();
+            await eu.Postgres.DisposeAsync();
+        }
+    }
+
+    /// <summary>Moves the clock one heartbeat interval: every silo writes its region's beat.</summary>
+    private static Task BeatAsync(FakeTimeProvider clock)
+    {
+        clock.Advance(TimeSpan.FromSeconds(1));
+        return Task.CompletedTask;
+    }
+
+    /// <summary>The node's silo has applied a beat of <paramref name="peer"/> within the lease (the feed's own state).</summary>
+    private static Task UntilVouchedAsync(ServiceNode node, string peer)
+    {
+        var leases = node.App.Services.GetRequiredService<OrleansSessions.Regions.RegionLeases>();
+        return UntilAsync(() => Task.FromResult(leases.Vouches(peer)), $"{peer}'s heartbeat applied");
+    }
+
+    private static async Task SetSubscriptionAsync(RegionUnderTest region, string from, bool enabled)
+    {
+        await using var connection = new NpgsqlConnection(region.Database);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand($"ALTER SUBSCRIPTION orleans_sessions_from_{from} {(enabled ? "ENABLE" : "DISABLE")}", connection);
+        await command.ExecuteNonQueryAsync();
+    }
+
+    /// <summary>Asks again until <paramref name="condition"/> holds; fails after <see cref="Replication"/>.</summary>
+    private static async Task UntilAsync(Func<Task<bool>> condition, string what)
+    {
+        var watch = Stopwatch.StartNew();
+        while (!await condition())
+        {
+            Assert.True(watch.Elapsed < Replication, $"not within {Replication}: {what}");
+            await Task.Delay(20);
+        }
+    }
+}
