@@ -207,6 +207,10 @@ public abstract class RelationalStore : IIdentityStore, ISessionStore, IKeyRingS
         ];
         try
         {
+            // Another region's identity may have the identifier or external id (unique per region in the schema, so that
+            // replication never meets a conflict): what this database has of every region is checked here.
+            if (await TakenElsewhereAsync(connection, tx, id, identity.ExternalId, credentials.Identifiers, ct) is { } taken)
+                return taken;
             await using (var write = Command(connection, insert
                 ? """
                   INSERT INTO identities (id, schema_id, state, state_changed_at, traits, metadata_public, metadata_admin, external_id, created_at, updated_at, version, region)
@@ -354,11 +358,36 @@ public abstract class RelationalStore : IIdentityStore, ISessionStore, IKeyRingS
         };
     }
 
+    /// <summary>The identifier or external id an identity other than <paramref name="id"/> has, in any region; null when none.</summary>
+    private static async Task<IdentityWriteOutcome?> TakenElsewhereAsync(DbConnection connection, DbTransaction tx, string id, string? externalId,
+        IEnumerable<string> identifiers, CancellationToken ct)
+    {
+        if (externalId is not null)
+        {
+            await using var external = Command(connection, "SELECT COUNT(*) FROM identities WHERE external_id = @ext AND id <> @id", ("@ext", externalId), ("@id", id));
+            external.Transaction = tx;
+            if (Convert.ToInt64(await external.ExecuteScalarAsync(ct), System.Globalization.CultureInfo.InvariantCulture) > 0)
+                return IdentityWriteOutcome.ExternalIdTaken;
+        }
+        foreach (var identifier in identifiers.Distinct(StringComparer.Ordinal))
+        {
+            await using var taken = Command(connection, "SELECT COUNT(*) FROM identity_identifiers WHERE identifier = @identifier AND identity_id <> @id",
+                ("@identifier", identifier), ("@id", id));
+            taken.Transaction = tx;
+            if (Convert.ToInt64(await taken.ExecuteScalarAsync(ct), System.Globalization.CultureInfo.InvariantCulture) > 0)
+                return IdentityWriteOutcome.IdentifierTaken;
+        }
+        return null;
+    }
+
     public async Task<Guid?> FindIdentityIdByIdentifierAsync(string identifier, CancellationToken ct = default)
     {
         await using var connection = await OpenAsync(ct);
-        await using var command = Command(connection, "SELECT identity_id FROM identity_identifiers WHERE identifier = @identifier",
-            ("@identifier", identifier));
+        // Two regions may have given one identifier within the replication delay: the one created first signs in, wherever.
+        await using var command = Command(connection, """
+            SELECT d.identity_id FROM identity_identifiers d JOIN identities i ON i.id = d.identity_id
+            WHERE d.identifier = @identifier ORDER BY i.created_at, i.id LIMIT 1
+            """, ("@identifier", identifier));
         return await command.ExecuteScalarAsync(ct) is string id ? Guid.Parse(id) : null;
     }
 
@@ -533,15 +562,18 @@ public abstract class RelationalStore : IIdentityStore, ISessionStore, IKeyRingS
         await using var sessions = Command(connection, """
             DELETE FROM sessions WHERE id IN (
                 SELECT s.id FROM identities i JOIN sessions s ON s.identity_id = i.id
-                WHERE i.deleted_at IS NOT NULL OR (i.sessions_deleted_up_to IS NOT NULL AND s.issued_at <= i.sessions_deleted_up_to)
+                WHERE s.region = @region AND (i.deleted_at IS NOT NULL OR (i.sessions_deleted_up_to IS NOT NULL AND s.issued_at <= i.sessions_deleted_up_to))
                 LIMIT @batch)
-            """, ("@batch", batchSize));
+            """, ("@batch", batchSize), ("@region", Region));
         var deleted = await sessions.ExecuteNonQueryAsync(ct);
         if (deleted < batchSize)
         {
-            // Tombstones whose sessions are all gone (a session issued meanwhile is impossible: the identity is deleted).
+            // Tombstones whose sessions are all gone (a session issued meanwhile is impossible: the identity is deleted). With
+            // regions each database deletes only its own region's rows (the deletes replicate): another region's sessions of
+            // the identity go in that region, and the tombstone here waits for them.
             await using var tombstones = Command(connection,
-                "DELETE FROM identities WHERE deleted_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM sessions WHERE identity_id = identities.id)");
+                "DELETE FROM identities WHERE deleted_at IS NOT NULL AND region = @region AND NOT EXISTS (SELECT 1 FROM sessions WHERE identity_id = identities.id)",
+                ("@region", Region));
             await tombstones.ExecuteNonQueryAsync(ct);
         }
         return deleted;
@@ -551,8 +583,8 @@ public abstract class RelationalStore : IIdentityStore, ISessionStore, IKeyRingS
     {
         await using var connection = await OpenAsync(ct);
         await using var command = Command(connection,
-            "DELETE FROM sessions WHERE id IN (SELECT id FROM sessions WHERE expires_at < @before LIMIT @batch)",
-            ("@before", UnixMicros.From(expiredBefore)), ("@batch", batchSize));
+            "DELETE FROM sessions WHERE id IN (SELECT id FROM sessions WHERE expires_at < @before AND region = @region LIMIT @batch)",
+            ("@before", UnixMicros.From(expiredBefore)), ("@batch", batchSize), ("@region", Region));
         return await command.ExecuteNonQueryAsync(ct);
     }
 

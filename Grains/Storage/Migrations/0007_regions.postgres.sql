@@ -12,13 +12,18 @@ ALTER TABLE tokenizer_keys ADD COLUMN region TEXT COLLATE "C" NOT NULL DEFAULT '
 
 CREATE UNIQUE INDEX identities_replica ON identities (id, region);
 CREATE UNIQUE INDEX identity_credentials_replica ON identity_credentials (identity_id, region);
-CREATE UNIQUE INDEX identity_identifiers_replica ON identity_identifiers (identifier, region);
 CREATE UNIQUE INDEX sessions_replica ON sessions (id, region);
 CREATE UNIQUE INDEX data_protection_keys_replica ON data_protection_keys (friendly_name, region);
 CREATE UNIQUE INDEX tokenizer_keys_replica ON tokenizer_keys (kid, region);
+-- Identifiers and external ids are unique per region, so that two regions creating the same one within the
+-- replication delay never stop replication with a conflict; the store checks every region's rows this database has
+-- before it writes (identity_identifiers' primary key, now with its region, is also its replica identity).
+ALTER TABLE identity_identifiers DROP CONSTRAINT identity_identifiers_pkey;
+ALTER TABLE identity_identifiers ADD CONSTRAINT identity_identifiers_pkey PRIMARY KEY (identifier, region);
+ALTER TABLE identities DROP CONSTRAINT identities_external_id_key;
+ALTER TABLE identities ADD CONSTRAINT identities_external_id_key UNIQUE (external_id, region);
 ALTER TABLE identities REPLICA IDENTITY USING INDEX identities_replica;
 ALTER TABLE identity_credentials REPLICA IDENTITY USING INDEX identity_credentials_replica;
-ALTER TABLE identity_identifiers REPLICA IDENTITY USING INDEX identity_identifiers_replica;
 ALTER TABLE sessions REPLICA IDENTITY USING INDEX sessions_replica;
 ALTER TABLE data_protection_keys REPLICA IDENTITY USING INDEX data_protection_keys_replica;
 ALTER TABLE tokenizer_keys REPLICA IDENTITY USING INDEX tokenizer_keys_replica;

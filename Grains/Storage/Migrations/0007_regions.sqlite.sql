@@ -10,7 +10,6 @@ ALTER TABLE tokenizer_keys ADD COLUMN region TEXT NOT NULL DEFAULT '';
 
 CREATE UNIQUE INDEX identities_replica ON identities (id, region);
 CREATE UNIQUE INDEX identity_credentials_replica ON identity_credentials (identity_id, region);
-CREATE UNIQUE INDEX identity_identifiers_replica ON identity_identifiers (identifier, region);
 CREATE UNIQUE INDEX sessions_replica ON sessions (id, region);
 CREATE UNIQUE INDEX data_protection_keys_replica ON data_protection_keys (friendly_name, region);
 CREATE UNIQUE INDEX tokenizer_keys_replica ON tokenizer_keys (kid, region);

@@ -388,6 +388,14 @@ public abstract class StoreContract<TStore> : IAsyncLifetime
         Assert.Equal(new[] { "c@example.test" }, thirdCredentials!.Identifiers);
         Assert.Equal("h3", thirdCredentials.PasswordHash);
         Assert.Equal(0L, await ScalarAsync("SELECT COUNT(*) FROM identity_credentials WHERE identity_id = @id", second.Id));
+
+        // Taken by another region's identity (replicated here): refused as well, though the schema's uniqueness is per region.
+        var elsewhere = NewIdentity(externalId: "crm-elsewhere") with { Region = "us" };
+        Assert.Equal(IdentityWriteOutcome.Written, await _store.InsertIdentityAsync(elsewhere, new IdentityCredentials { Identifiers = ["us@example.test"] }));
+        Assert.Equal(IdentityWriteOutcome.IdentifierTaken,
+            await _store.InsertIdentityAsync(NewIdentity(), new IdentityCredentials { Identifiers = ["us@example.test"] }));
+        Assert.Equal(IdentityWriteOutcome.ExternalIdTaken, await _store.InsertIdentityAsync(NewIdentity(externalId: "crm-elsewhere"), NoCredentials));
+        Assert.Equal(elsewhere.Id, await _store.FindIdentityIdByIdentifierAsync("us@example.test"));
     }
 
     /// <summary>Updating an identity that does not exist answers NotFound and writes nothing.</summary>
@@ -763,7 +771,9 @@ public abstract class StoreContract<TStore> : IAsyncLifetime
         var bound = T0.AddDays(10);
         var expired = Enumerable.Range(0, 5).Select(i => NewSession(identity.Id, SessionChannel.Api) with { ExpiresAt = bound.AddMinutes(-i - 1) }).ToList();
         var live = NewSession(identity.Id, SessionChannel.Api) with { ExpiresAt = bound };
-        foreach (var session in expired.Append(live))
+        // Another region's expired session: that region's own cleanup deletes it (the delete replicates), never this one's.
+        var elsewhere = NewSession(identity.Id, SessionChannel.Api) with { ExpiresAt = bound.AddDays(-1), Region = "us" };
+        foreach (var session in expired.Append(live).Append(elsewhere))
             await Store.InsertSessionAsync(session);
 
         var deleted = new List<int>();
@@ -773,6 +783,7 @@ public abstract class StoreContract<TStore> : IAsyncLifetime
         Assert.NotNull(await Store.FindSessionByLookupKeyAsync(live.TestKey));
         foreach (var session in expired)
             Assert.Null(await Store.FindSessionByLookupKeyAsync(session.TestKey));
+        Assert.NotNull(await Store.FindSessionByLookupKeyAsync(elsewhere.TestKey));
     }
 
     /// <summary>The keyset listing walks every session newest first (ties by id), filters by activity and joins the identity.</summary>
