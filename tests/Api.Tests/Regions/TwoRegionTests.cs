@@ -50,9 +50,88 @@ public sealed class TwoRegionTests
         Assert.Equal(0, await RegionsCommand.RunAsync("link", configuration));
     }
 
-    private static Task<ServiceNode> StartNodeAsync(RegionUnderTest self, RegionUnderTest peer, FakeTimeProvider clock) =>
+    private static Task<ServiceNode> StartNodeAsync(RegionUnderTest self, RegionUnderTest peer, FakeTimeProvider clock, string[]? more = null) =>
         ServiceNode.StartAsync(NodeOptions.PostgresCluster(self.Database, $"region-{self.Name}", clock,
-            ["--store:migrate_on_start=true", .. RegionArgs(self, peer)]));
+            ["--store:migrate_on_start=true", .. RegionArgs(self, peer), .. more ?? []]));
+
+    /// <summary>
+    /// A browser session of eu opens in us (one cookie key ring, created by eu, the first name: us creates none), a
+    /// token of it signed in us verifies with eu's JWKS (one signing key ring), and eu's identity disabled through us's
+    /// admin API (written in eu's database) signs its sessions out in both regions; enabled again, they are back.
+    /// </summary>
+    [Fact]
+    public async Task Cookies_open_and_tokens_verify_in_every_region_and_a_disable_through_the_other_region_signs_out_everywhere()
+    {
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var eu = await StartRegionAsync("eu", 'e');
+        var us = await StartRegionAsync("us", 'u');
+        string[] tokenizer = ["--session:whoami:tokenizer:templates:jwt:ttl=10m", "--session:whoami:tokenizer:key_refresh=1m"];
+        ServiceNode? euNode = null, usNode = null;
+        try
+        {
+            euNode = await StartNodeAsync(eu, us, clock, tokenizer);
+            usNode = await StartNodeAsync(us, eu, clock, tokenizer);
+            // eu's keys exist before the link copies them: its JWKS makes the signing key, an issued cookie the ring's key.
+            var jwks = await euNode.SendForAnswerAsync(HttpMethod.Get, euNode.Public("/.well-known/jwks.json"));
+            Assert.Equal(HttpStatusCode.OK, jwks.Status);
+            await LinkAsync(eu, us);
+            await LinkAsync(us, eu);
+            await BeatAsync(clock);
+            await UntilVouchedAsync(usNode, "eu");
+
+            var alice = await euNode.CreateIdentityAsync();
+            var browser = await euNode.IssueBrowserSessionAsync(alice);
+            var inUs = await usNode.WhoamiAsync(browser.CookieHeader);
+            Assert.True(inUs.Status == HttpStatusCode.OK, $"eu's cookie in us: {inUs}");
+
+            var token = await euNode.IssueApiSessionAsync(alice);
+            Answer tokenized;
+            using (var request = new HttpRequestMessage(HttpMethod.Get, usNode.Public("/sessions/whoami?tokenize_as=jwt")))
+            {
+                request.Headers.Add("X-Session-Token", token.Token);
+                tokenized = await Answer.ReadAsync(await usNode.Http.SendAsync(request));
+            }
+            Assert.True(tokenized.Status == HttpStatusCode.OK, $"tokenize_as in us: {tokenized}");
+            var jwt = tokenized.Json.GetProperty("tokenized").GetString()!;
+            var kid = System.Text.Json.JsonDocument.Parse(Base64UrlDecode(jwt.Split('.')[0])).RootElement.GetProperty("kid").GetString();
+            Assert.Contains(kid!, jwks.Body);
+            Assert.Equal(jwks.Body, (await usNode.SendForAnswerAsync(HttpMethod.Get, usNode.Public("/.well-known/jwks.json"))).Body);
+            // us made no key of its own: every key in its database came from eu.
+            await using (var connection = new NpgsqlConnection(us.Database))
+            {
+                await connection.OpenAsync();
+                await using var regions = new NpgsqlCommand(
+                    "SELECT region FROM data_protection_keys UNION SELECT region FROM tokenizer_keys UNION SELECT 'none' WHERE NOT EXISTS (SELECT 1 FROM data_protection_keys)", connection);
+                var found = new List<string>();
+                await using (var reader = await regions.ExecuteReaderAsync())
+                    while (await reader.ReadAsync())
+                        found.Add(reader.GetString(0));
+                Assert.Equal(["eu"], found);
+            }
+
+            // ---- disabled through us: written in eu's database; both regions answer 401, then 200 again once enabled
+            Assert.Equal(HttpStatusCode.OK, (await euNode.WhoamiAsync(token.TokenHeader)).Status);
+            const string disable = """[{"op":"replace","path":"/state","value":"inactive"}]""";
+            var patch = await usNode.PatchIdentityAsync(alice, disable);
+            Assert.True(patch.Status == HttpStatusCode.OK, $"disable through us: {patch}");
+            Assert.Equal(HttpStatusCode.Unauthorized, (await usNode.WhoamiAsync(token.TokenHeader)).Status);
+            await UntilAsync(async () => (await euNode.WhoamiAsync(token.TokenHeader)).Status == HttpStatusCode.Unauthorized, "the disable seen in eu");
+            Assert.Equal(HttpStatusCode.Unauthorized, (await euNode.WhoamiAsync(browser.CookieHeader)).Status);
+
+            Assert.Equal(HttpStatusCode.OK, (await euNode.PatchIdentityAsync(alice, """[{"op":"replace","path":"/state","value":"active"}]""")).Status);
+            Assert.Equal(HttpStatusCode.OK, (await euNode.WhoamiAsync(token.TokenHeader)).Status);
+            await UntilAsync(async () => (await usNode.WhoamiAsync(browser.CookieHeader)).Status == HttpStatusCode.OK, "enabled again, seen in us");
+        }
+        finally
+        {
+            if (usNode is not null) await usNode.DisposeAsync();
+            if (euNode is not null) await euNode.DisposeAsync();
+            await us.Postgres.DisposeAsync();
+            await eu.Postgres.DisposeAsync();
+        }
+    }
+
+    private static byte[] Base64UrlDecode(string text) => System.Buffers.Text.Base64Url.DecodeFromChars(text);
 
     [Fact]
     public async Task Sessions_answer_in_both_regions_revocations_cross_and_a_silent_region_is_not_vouched_for_after_the_lease()
