@@ -40,6 +40,10 @@ public static class ServiceTelemetry
         "orleans_sessions.store.duration", unit: "s", description: "Duration of durable store calls",
         advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5] });
 
+    /// <summary>With regions: changes this silo applied from its region's change record, by <c>kind</c> (session, identity, heartbeat).</summary>
+    public static readonly Counter<long> RegionChangesApplied = Meter.CreateCounter<long>(
+        "orleans_sessions.region.changes_applied", unit: "{change}", description: "Changes of the region's change record this silo applied");
+
     private static long _residentSessions;
 
     /// <summary>Session grains in memory on this silo.</summary>

@@ -120,6 +120,7 @@ public sealed class RegionChangeFeed(RegionMap regions, RegionLeases leases, Ide
                     break;
             }
             Interlocked.Exchange(ref _applied, change.Seq);
+            Telemetry.ServiceTelemetry.RegionChangesApplied.Add(1, new KeyValuePair<string, object?>("kind", change.Kind));
         }
         return changes.Count;
     }

@@ -7,9 +7,24 @@ namespace OrleansSessions.Regions;
 /// for a peer's sessions while T is within the lease (<see cref="Vouches"/>), and so no session revoked there more
 /// than a lease ago is answered 200 here. Plain: the change feed tells it the beats, the session grain asks it.
 /// </summary>
-public sealed class RegionLeases(RegionMap regions, TimeProvider clock)
+public sealed class RegionLeases
 {
-    private readonly Dictionary<string, long> _heard = regions.Peers.ToDictionary(p => p.Name, _ => 0L, StringComparer.Ordinal);
+    private readonly RegionMap regions;
+    private readonly TimeProvider clock;
+    private readonly Dictionary<string, long> _heard;
+
+    public RegionLeases(RegionMap regions, TimeProvider clock)
+    {
+        this.regions = regions;
+        this.clock = clock;
+        _heard = regions.Peers.ToDictionary(p => p.Name, _ => 0L, StringComparer.Ordinal);
+        if (regions.IsEnabled)
+            // How stale this silo's view of each peer is: past regions:lease, that peer's sessions answer 503 here.
+            Telemetry.ServiceTelemetry.Meter.CreateObservableGauge("orleans_sessions.region.heard_age", () =>
+                Silences().Select(s => new System.Diagnostics.Metrics.Measurement<double>(s.Value?.TotalSeconds ?? double.PositiveInfinity,
+                    new KeyValuePair<string, object?>("peer", s.Key))),
+                unit: "s", description: "Age of the newest heartbeat of each peer region applied here");
+    }
 
     /// <summary>A beat of <paramref name="region"/> written at <paramref name="beatAt"/> (its clock) was applied here; an older one changes nothing.</summary>
     public void Heard(string region, DateTimeOffset beatAt)
