@@ -9,9 +9,10 @@ namespace OrleansSessions.Regions;
 /// <summary>
 /// Each silo writes its region's heartbeat every <see cref="RegionMap.HeartbeatInterval"/>: the row replicates to every
 /// peer, where it tells that everything this region committed before it has been applied (<see cref="RegionLeases"/>).
-/// One row per region, never moved back; a beat that cannot be written is logged and the next one tried.
+/// One row per region, never moved back; a beat that cannot be written is logged and the next one tried. Each beat
+/// also keeps a connection to every peer's database open (<see cref="RegionStores.KeepPeersWarmAsync"/>).
 /// </summary>
-public sealed class RegionHeartbeat(RegionMap regions, IOptions<StoreOptions> store, TimeProvider clock, ILogger<RegionHeartbeat> log)
+public sealed class RegionHeartbeat(RegionMap regions, RegionStores stores, IOptions<StoreOptions> store, TimeProvider clock, ILogger<RegionHeartbeat> log)
     : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stopping)
@@ -21,6 +22,7 @@ public sealed class RegionHeartbeat(RegionMap regions, IOptions<StoreOptions> st
         await using var database = NpgsqlDataSource.Create(store.Value.ConnectionString!);
         using var timer = new PeriodicTimer(regions.HeartbeatInterval, clock);
         var failing = false;
+        var warming = Task.CompletedTask;
         do
         {
             try
@@ -35,6 +37,9 @@ public sealed class RegionHeartbeat(RegionMap regions, IOptions<StoreOptions> st
                 if (failing)
                     log.LogInformation("Region heartbeat of {Region} is written again.", regions.SelfName);
                 failing = false;
+                // Never awaited here: a peer that does not answer must not hold back this region's own beat.
+                if (warming.IsCompleted)
+                    warming = stores.KeepPeersWarmAsync(stopping);
             }
             catch (OperationCanceledException) when (stopping.IsCancellationRequested)
             {

@@ -8,7 +8,7 @@ namespace OrleansSessions.Regions;
 /// (<c>Silo -- regions link</c> and <c>regions status</c>), never by hand-run SQL. Each region's database publishes
 /// the rows of its own region (<c>orleans_sessions_&lt;region&gt;</c>: a row filter on <c>region</c>, so a row that
 /// arrived from a peer is not sent on again and no two regions write one row) and subscribes to every peer's
-/// publication (<c>orleans_sessions_from_&lt;peer&gt;</c>). Every step looks first and only creates what is missing,
+/// publication (<c>orleans_sessions_&lt;region&gt;_from_&lt;peer&gt;</c>). Every step looks first and only creates what is missing,
 /// so running it again, or in every region in any order, converges on the same mesh.
 /// </summary>
 public sealed class RegionLink(RegionMap regions, string ownConnectionString, Action<string> report)
@@ -31,7 +31,11 @@ public sealed class RegionLink(RegionMap regions, string ownConnectionString, Ac
 
     public static string PublicationOf(string region) => $"orleans_sessions_{region}";
 
-    public static string SubscriptionFrom(string region) => $"orleans_sessions_from_{region}";
+    /// <summary>
+    /// The subscription of <paramref name="self"/> to <paramref name="peer"/>'s publication; its replication slot on the peer's
+    /// server has the same name, so it names both regions (every region subscribes to the same peer).
+    /// </summary>
+    public static string Subscription(string self, string peer) => $"orleans_sessions_{self}_from_{peer}";
 
     private Region Self => regions.Self ?? throw new InvalidOperationException("regions link needs regions:name (and regions:code, regions:peers:*).");
 
@@ -83,7 +87,7 @@ public sealed class RegionLink(RegionMap regions, string ownConnectionString, Ac
                 WHERE s.subname = @name AND s.subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())
                 """);
             command.Parameters.AddWithValue("peer", peer.Name);
-            command.Parameters.AddWithValue("name", SubscriptionFrom(peer.Name));
+            command.Parameters.AddWithValue("name", Subscription(self.Name, peer.Name));
             await using var reader = await command.ExecuteReaderAsync(ct);
             if (!await reader.ReadAsync(ct))
             {
@@ -187,7 +191,7 @@ public sealed class RegionLink(RegionMap regions, string ownConnectionString, Ac
 
     private async Task EnsureSubscriptionAsync(NpgsqlDataSource own, PeerRegion peer, CancellationToken ct)
     {
-        var name = SubscriptionFrom(peer.Name);
+        var name = Subscription(Self.Name, peer.Name);
         await using (var exists = own.CreateCommand("SELECT subenabled FROM pg_subscription WHERE subname = @name"))
         {
             exists.Parameters.AddWithValue("name", name);
@@ -222,9 +226,10 @@ public sealed class RegionLink(RegionMap regions, string ownConnectionString, Ac
         {
             await using (var command = own.CreateCommand("""
                 SELECT COUNT(*) FROM pg_subscription_rel r JOIN pg_subscription s ON s.oid = r.srsubid
-                WHERE s.subname LIKE 'orleans\_sessions\_from\_%' AND r.srsubstate <> 'r'
+                WHERE s.subname LIKE @pattern AND r.srsubstate <> 'r'
                 """))
             {
+                command.Parameters.AddWithValue("pattern", Subscription(Self.Name, "") + "%");
                 if ((long)(await command.ExecuteScalarAsync(limit.Token))! == 0)
                     return;
             }

@@ -50,6 +50,19 @@ public sealed class RegionStores : IAsyncDisposable
         return null;
     }
 
+    /// <summary>
+    /// One query to each peer's database, so that its pool holds an open connection: the first read of a session issued
+    /// there then costs one round trip, not a connection's handshakes. A peer that does not answer is left for the next time.
+    /// </summary>
+    public async Task KeepPeersWarmAsync(CancellationToken ct)
+    {
+        foreach (var store in _peers.Values)
+        {
+            try { await store.ProbeAsync(ct); }
+            catch (Exception e) when (e is not OperationCanceledException) { }
+        }
+    }
+
     private static InvalidOperationException UnknownRegion(string region) =>
         new($"A row belongs to region '{region}', which is neither this region nor one of regions:peers.");
 

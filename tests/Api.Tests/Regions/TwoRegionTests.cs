@@ -19,40 +19,29 @@ namespace OrleansSessions.Api.Tests.Regions;
 [Collection(TimedCollection.Name)]
 public sealed class TwoRegionTests
 {
-    private static readonly TimeSpan Lease = TimeSpan.FromSeconds(10);
-    private static readonly TimeSpan Replication = TimeSpan.FromSeconds(20);
+    private static readonly TimeSpan Lease = LinkedRegions.Lease;
+    private static readonly TimeSpan Replication = LinkedRegions.Replication;
 
-    private sealed record RegionUnderTest(string Name, char Code, OwnPostgres Postgres, string Database);
+    private static Task<RegionUnderTest> StartRegionAsync(string name, char code) => RegionUnderTest.StartAsync(name, code);
 
-    private static string[] RegionArgs(RegionUnderTest self, RegionUnderTest peer) =>
-    [
-        $"--regions:name={self.Name}", $"--regions:code={self.Code}", $"--regions:lease={Lease.TotalSeconds}s", "--regions:heartbeat_interval=1s",
-        $"--regions:peers:{peer.Name}:code={peer.Code}", $"--regions:peers:{peer.Name}:connection_string={peer.Database}",
-    ];
+    private static string[] RegionArgs(RegionUnderTest self, RegionUnderTest peer) => LinkedRegions.Args(self, [peer]);
 
-    private static async Task<RegionUnderTest> StartRegionAsync(string name, char code)
-    {
-        var postgres = await OwnPostgres.StartAsync("wal_level=logical");
-        var database = new NpgsqlConnectionStringBuilder(postgres.ConnectionString) { Database = "orleans_sessions" }.ToString();
-        await using (var connection = new NpgsqlConnection(postgres.ConnectionString))
-        {
-            await connection.OpenAsync();
-            await using var create = new NpgsqlCommand("CREATE DATABASE orleans_sessions", connection);
-            await create.ExecuteNonQueryAsync();
-        }
-        return new RegionUnderTest(name, code, postgres, database);
-    }
-
-    private static async Task LinkAsync(RegionUnderTest self, RegionUnderTest peer)
-    {
-        var configuration = new ConfigurationBuilder().AddCommandLine(
-            ["--store:provider=postgres", $"--store:connection_string={self.Database}", .. RegionArgs(self, peer)]).Build();
-        Assert.Equal(0, await RegionsCommand.RunAsync("link", configuration));
-    }
+    private static Task LinkAsync(RegionUnderTest self, RegionUnderTest peer) => LinkedRegions.LinkAsync(RegionArgs(self, peer));
 
     private static Task<ServiceNode> StartNodeAsync(RegionUnderTest self, RegionUnderTest peer, FakeTimeProvider clock, string[]? more = null) =>
-        ServiceNode.StartAsync(NodeOptions.PostgresCluster(self.Database, $"region-{self.Name}", clock,
-            ["--store:migrate_on_start=true", .. RegionArgs(self, peer), .. more ?? []]));
+        LinkedRegions.StartNodeAsync(self, RegionArgs(self, peer), clock, more ?? []);
+
+    private static Task BeatAsync(FakeTimeProvider clock)
+    {
+        LinkedRegions.Beat(clock);
+        return Task.CompletedTask;
+    }
+
+    private static Task UntilVouchedAsync(ServiceNode node, string peer) => LinkedRegions.UntilVouchedAsync(node, peer);
+
+    private static Task SetSubscriptionAsync(RegionUnderTest region, string from, bool enabled) => LinkedRegions.SetSubscriptionAsync(region, from, enabled);
+
+    private static Task UntilAsync(Func<Task<bool>> condition, string what) => LinkedRegions.UntilAsync(condition, what);
 
     /// <summary>
     /// A browser session of eu opens in us (one cookie key ring, created by eu, the first name: us creates none), a
@@ -226,39 +215,6 @@ public sealed class TwoRegionTests
             if (euNode is not null) await euNode.DisposeAsync();
             await us.Postgres.DisposeAsync();
             await eu.Postgres.DisposeAsync();
-        }
-    }
-
-    /// <summary>Moves the clock one heartbeat interval: every silo writes its region's beat.</summary>
-    private static Task BeatAsync(FakeTimeProvider clock)
-    {
-        clock.Advance(TimeSpan.FromSeconds(1));
-        return Task.CompletedTask;
-    }
-
-    /// <summary>The node's silo has applied a beat of <paramref name="peer"/> within the lease (the feed's own state).</summary>
-    private static Task UntilVouchedAsync(ServiceNode node, string peer)
-    {
-        var leases = node.App.Services.GetRequiredService<OrleansSessions.Regions.RegionLeases>();
-        return UntilAsync(() => Task.FromResult(leases.Vouches(peer)), $"{peer}'s heartbeat applied");
-    }
-
-    private static async Task SetSubscriptionAsync(RegionUnderTest region, string from, bool enabled)
-    {
-        await using var connection = new NpgsqlConnection(region.Database);
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand($"ALTER SUBSCRIPTION orleans_sessions_from_{from} {(enabled ? "ENABLE" : "DISABLE")}", connection);
-        await command.ExecuteNonQueryAsync();
-    }
-
-    /// <summary>Asks again until <paramref name="condition"/> holds; fails after <see cref="Replication"/>.</summary>
-    private static async Task UntilAsync(Func<Task<bool>> condition, string what)
-    {
-        var watch = Stopwatch.StartNew();
-        while (!await condition())
-        {
-            Assert.True(watch.Elapsed < Replication, $"not within {Replication}: {what}");
-            await Task.Delay(20);
         }
     }
 }
