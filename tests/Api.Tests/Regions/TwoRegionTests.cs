@@ -120,6 +120,51 @@ public sealed class TwoRegionTests
         }
     }
 
+    /// <summary>
+    /// With <c>regions:on_partition=serve</c> a region keeps answering a silent peer's sessions from memory past the lease
+    /// (availability chosen over the bound); and eu's identity deleted through us (a tombstone written in eu's database)
+    /// takes its sessions in both regions.
+    /// </summary>
+    [Fact]
+    public async Task Serving_through_a_partition_when_chosen_and_an_identity_deleted_through_the_other_region_is_gone_in_both()
+    {
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var eu = await StartRegionAsync("eu", 'e');
+        var us = await StartRegionAsync("us", 'u');
+        ServiceNode? euNode = null, usNode = null;
+        try
+        {
+            euNode = await StartNodeAsync(eu, us, clock);
+            usNode = await StartNodeAsync(us, eu, clock, ["--regions:on_partition=serve"]);
+            await LinkAsync(eu, us);
+            await LinkAsync(us, eu);
+            await BeatAsync(clock);
+            await UntilVouchedAsync(usNode, "eu");
+
+            var alice = await euNode.CreateIdentityAsync();
+            var session = await euNode.IssueApiSessionAsync(alice);
+            await LinkedRegions.UntilAnswersAsync(usNode, session.TokenHeader, HttpStatusCode.OK, "eu's session in us");
+
+            await SetSubscriptionAsync(us, "eu", enabled: false);
+            clock.Advance(Lease * 2);
+            Assert.Equal(HttpStatusCode.OK, (await usNode.WhoamiAsync(session.TokenHeader)).Status); // past the lease, served as chosen
+            await SetSubscriptionAsync(us, "eu", enabled: true);
+            await BeatAsync(clock);
+
+            Assert.Equal(HttpStatusCode.NoContent, (await usNode.SendForAnswerAsync(HttpMethod.Delete, usNode.Admin($"/admin/identities/{alice}"))).Status);
+            Assert.Equal(HttpStatusCode.Unauthorized, (await usNode.WhoamiAsync(session.TokenHeader)).Status);
+            await LinkedRegions.UntilAnswersAsync(euNode, session.TokenHeader, HttpStatusCode.Unauthorized, "the deletion seen in eu", HttpStatusCode.OK);
+            Assert.Equal(HttpStatusCode.NotFound, (await euNode.SendForAnswerAsync(HttpMethod.Get, euNode.Admin($"/admin/identities/{alice}"))).Status);
+        }
+        finally
+        {
+            if (usNode is not null) await usNode.DisposeAsync();
+            if (euNode is not null) await euNode.DisposeAsync();
+            await us.Postgres.DisposeAsync();
+            await eu.Postgres.DisposeAsync();
+        }
+    }
+
     private static byte[] Base64UrlDecode(string text) => System.Buffers.Text.Base64Url.DecodeFromChars(text);
 
     [Fact]
