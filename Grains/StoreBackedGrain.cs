@@ -17,6 +17,12 @@ public abstract class StoreBackedGrain : Grain
     /// <summary>The state is already in memory (it was just created); no read is needed.</summary>
     protected void MarkLoaded() => _loading = Task.CompletedTask;
 
+    /// <summary>
+    /// Called by <see cref="LoadAsync"/>: what it read is not to be kept as loaded, so the next call reads again (with
+    /// regions, a row that is not here yet may be a moment from arriving).
+    /// </summary>
+    protected void ReadAgainNextTime() => _loading = null;
+
     /// <summary>Reads the state again (the store has a newer copy than the one in memory).</summary>
     protected Task ReloadAsync()
     {

@@ -207,6 +207,10 @@ public sealed class IdentityGrain(IIdentityStore identities, ISessionStore sessi
         _identity = await identities.FindIdentityAsync(id);
         _credentials = _identity is null ? null : await identities.FindCredentialsAsync(id);
         _issuedUpTo = _identity is null ? null : await sessions.LatestSessionIssuedAtAsync(id);
+        // With regions an identity created in another region a moment ago may not have replicated yet: its absence is
+        // not held, the next call looks again.
+        if (_identity is null && regions.IsEnabled)
+            ReadAgainNextTime();
     }
 
     /// <summary>
