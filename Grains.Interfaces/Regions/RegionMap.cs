@@ -92,8 +92,11 @@ public sealed class RegionMap
         return null;
     }
 
-    /// <summary>Whether <paramref name="region"/> (a row's region) is this one: <c>''</c> is, without regions.</summary>
-    public bool IsSelf(string region) => region == SelfName;
+    /// <summary>
+    /// Whether <paramref name="region"/> (a row's region) is this one. <c>''</c> always is: a row written before regions
+    /// were configured is this region's (`regions link` records it so, and a copy read before that still says <c>''</c>).
+    /// </summary>
+    public bool IsSelf(string region) => region.Length == 0 || region == SelfName;
 
     /// <summary>A new session token: with regions its first character after the prefix is this region's code.</summary>
     public string NewToken() => SessionToken.New(Self?.Code);

@@ -182,6 +182,25 @@ public sealed class BenchRun : IAsyncDisposable
             if (s.ApiNodes is { } apis) described["api nodes"] = apis.ToString(CultureInfo.InvariantCulture);
         }
         if (scenario == "split") described["rounds"] = s.Rounds.ToString(CultureInfo.InvariantCulture);
+        if (scenario == "regions")
+        {
+            // Each region has its own nodes: --target and --admin mean nothing here, and "closed loop" would hide the open loop of part 3.
+            described.Remove("targets");
+            described.Remove("admin");
+            described.Remove("rate");
+            var regions = RegionSpec.ParseAll(s.Regions);
+            foreach (var region in regions)
+                described[$"region {region.Name}"] = $"public {string.Join(", ", region.Public)}; admin {string.Join(", ", region.Admin)}{(region.Code is { } code ? $"; code {code}" : "")}"
+                    + (s.Regions.Length == 0 ? " (default: deploy/local-regions.sh)" : "");
+            described["links"] = s.Links.Length == 0 ? "control ports 6100+10x+y on 127.0.0.1 (default: deploy/local-regions.sh)" : string.Join(", ", s.Links);
+            described["lease"] = s.Lease;
+            described["parts"] = s.Parts;
+            described["sessions"] = $"{s.Sessions} per region";
+            described["concurrency"] = $"{s.Concurrency} per region (part steady; the region alone: {s.Concurrency * regions.Count})";
+            described["first lookups"] = $"{s.FirstLookups} per region";
+            described["revocation rounds"] = $"{s.RevokeRounds}, under {s.RegionRate}/s per region (open loop)";
+            described["cut"] = $"{s.Cut ?? $"{regions[0].Name}-{regions[1].Name}"} for the lease + {s.CutExtra}, {s.CutRevocations} revocations during it";
+        }
         return described;
     }
 }

@@ -182,6 +182,53 @@ public sealed class BenchSettings : CommandSettings
     [DefaultValue(3)]
     public int Rounds { get; set; }
 
+    [CommandOption("--region <SPEC>")]
+    [Description("regions: one region, repeatable, in the deployment's order: NAME=PUBLIC_URL[[,URL...]];admin=ADMIN_URL[[,URL...]][[;code=C]] (quote it: ';' ends a shell command). Default: the three regions of deploy/local-regions.sh.")]
+    public string[] Regions { get; set; } = [];
+
+    [CommandOption("--link <SPEC>")]
+    [Description("regions: a link's control endpoint, repeatable: FROM-TO=URL (the LinkProxy carrying FROM's connections to TO's database). Default: 6100+10x+y on 127.0.0.1 for regions x, y in --region order, as deploy/local-regions.sh.")]
+    public string[] Links { get; set; } = [];
+
+    [CommandOption("--lease <TIME>")]
+    [Description("regions: the deployment's regions:lease (deploy/local-regions.sh's LEASE); the cut lasts it plus --cut-extra.")]
+    [DefaultValue("30s")]
+    public string Lease { get; set; } = "30s";
+
+    [CommandOption("--parts <LIST>")]
+    [Description("regions: which parts to run, comma separated: steady (whoami everywhere, and one region alone), first (first lookup away from home), revoke (revocation visibility), cut (a cut link).")]
+    [DefaultValue("steady,first,revoke,cut")]
+    public string Parts { get; set; } = "steady,first,revoke,cut";
+
+    [CommandOption("--first-lookups <N>")]
+    [Description("regions: fresh sessions issued in each region and looked up at once in every region (part first).")]
+    [DefaultValue(30)]
+    public int FirstLookups { get; set; }
+
+    [CommandOption("--revoke-rounds <N>")]
+    [Description("regions: revocation rounds (part revoke); the home region and the region revoking rotate over every pair.")]
+    [DefaultValue(27)]
+    public int RevokeRounds { get; set; }
+
+    [CommandOption("--region-rate <R>")]
+    [Description("regions: open-loop whoami per region, on the seeded sessions of every region, while the revocation rounds run.")]
+    [DefaultValue(300d)]
+    public double RegionRate { get; set; }
+
+    [CommandOption("--cut <A-B>")]
+    [Description("regions: the pair of regions whose links are cut (both directions) in part cut. Default: the first two regions.")]
+    public string? Cut { get; set; }
+
+    [CommandOption("--cut-revocations <N>")]
+    [Description("regions: sessions of the cut's first region revoked there during the cut.")]
+    [DefaultValue(20)]
+    public int CutRevocations { get; set; }
+
+    [CommandOption("--cut-extra <TIME>")]
+    [Description("regions: how long the cut lasts beyond --lease.")]
+    [DefaultValue("10s")]
+    public string CutExtra { get; set; } = "10s";
+
     public TimeSpan DurationTime => ParseTime(Duration);
     public TimeSpan StepTimeSpan => ParseTime(StepTime);
     public TimeSpan StopGraceTime => ParseTime(StopGrace);
@@ -203,6 +250,8 @@ public sealed class BenchSettings : CommandSettings
         _ => throw new FormatException($"mode {mode}: use cohosted or split"),
     };
     public TimeSpan WarmupTime => ParseTime(Warmup);
+    public TimeSpan LeaseTime => ParseTime(Lease);
+    public TimeSpan CutExtraTime => ParseTime(CutExtra);
     public string? EffectiveAdminKey => AdminKey ?? (Environment.GetEnvironmentVariable("BENCH_ADMIN_KEY") is { Length: > 0 } key ? key : null);
 
     public override ValidationResult Validate()
@@ -235,6 +284,23 @@ public sealed class BenchSettings : CommandSettings
             if (mode.ToLowerInvariant() is not ("cohosted" or "co-hosted" or "all" or "split")) return ValidationResult.Error($"mode {mode}: use cohosted or split");
         if (ApiNodes is < 1) return ValidationResult.Error("--api-nodes must be at least 1");
         if (RatePerSilo < 0) return ValidationResult.Error("--rate-per-silo must not be negative");
+        if (!TryParseTime(Lease, out var lease) || lease <= TimeSpan.Zero) return ValidationResult.Error("--lease: use e.g. 30s");
+        if (!TryParseTime(CutExtra, out _)) return ValidationResult.Error("--cut-extra: use e.g. 10s");
+        if (FirstLookups < 1) return ValidationResult.Error("--first-lookups must be at least 1");
+        if (RevokeRounds < 1) return ValidationResult.Error("--revoke-rounds must be at least 1");
+        if (CutRevocations < 1) return ValidationResult.Error("--cut-revocations must be at least 1");
+        if (RegionRate <= 0) return ValidationResult.Error("--region-rate must be positive");
+        if (!RegionPartsList.TryParse(Parts, out _, out var partsError)) return ValidationResult.Error($"--parts: {partsError}");
+        try
+        {
+            var regions = RegionSpec.ParseAll(Regions);
+            LinkSpec.ParseAll(Links, regions);
+            if (Cut is not null) RegionSpec.ParsePair(Cut, regions);
+        }
+        catch (FormatException exception)
+        {
+            return ValidationResult.Error(exception.Message);
+        }
         return ValidationResult.Success();
     }
 

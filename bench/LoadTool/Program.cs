@@ -40,6 +40,10 @@ app.Configure(config =>
     config.AddCommand<ScenarioCommand>("split")
         .WithDescription("Both deploy modes on the same CPUs in one run: a co-hosted node and the split pair (1 silo + 1 API node, deploy/local-cluster.sh), token whoami on each in turn for --rounds rounds; req/s and server CPU per request, split ÷ co-hosted.")
         .WithExample("split", "--server-cpus", "0", "--client-cpus", "1", "--sessions", "2000", "--concurrency", "32", "--rounds", "3");
+    config.AddCommand<ScenarioCommand>("regions")
+        .WithDescription("A running multi-region deployment (deploy/local-regions.sh): whoami in every region at once against one region alone, the first lookup away from home, revocation visibility across regions under load, and a cut link past the lease; tables and a PNG chart.")
+        .WithExample("regions", "--lease", "10s", "--sessions", "2000", "--concurrency", "16", "--duration", "15s")
+        .WithExample("regions", "--region", "eu=http://10.0.0.1:4433;admin=http://10.0.0.1:4434", "--region", "us=http://10.0.1.1:4433;admin=http://10.0.1.1:4434", "--link", "eu-us=http://10.0.0.1:6101", "--link", "us-eu=http://10.0.1.1:6110", "--parts", "steady,first,revoke");
     config.AddCommand<ScenarioCommand>("seed")
         .WithDescription("Seed a running node (and --baseline) without load, and write the credentials to --credentials-out for another load generator (bench/wrk).")
         .WithExample("seed", "--sessions", "10000", "--baseline", "http://127.0.0.1:4533", "--credentials-out", "/tmp/wrk-tokens");
@@ -63,6 +67,7 @@ internal sealed class ScenarioCommand : AsyncCommand<BenchSettings>
                 "scale-out" => ScaleOutScenario.RunAsync(run),
                 "live-scale-out" => LiveScaleOutScenario.RunAsync(run),
                 "split" => SplitScenario.RunAsync(run),
+                "regions" => RegionsScenario.RunAsync(run),
                 "seed" => SeedCommand.RunAsync(run),
                 _ => throw new InvalidOperationException($"unknown scenario {context.Name}"),
             });

@@ -16,6 +16,9 @@ public sealed record LoadPlan(IReadOnlyList<Uri> Targets, int Concurrency, doubl
 
     /// <summary>Ends the measured window early (live-scale-out: when its last step is over); Duration is then an upper bound.</summary>
     public CancellationToken Stop { get; init; }
+
+    /// <summary>No progress bar of its own (regions: several loads run at once, and Spectre draws one live display at a time).</summary>
+    public bool Quiet { get; init; }
 }
 
 /// <summary>
@@ -63,7 +66,7 @@ public static class WhoamiLoad
             hardStop.CancelAfter(TimeSpan.FromSeconds(60));
         });
         var running = Task.WhenAll(workers.Select(w => Task.Run(() => w.RunAsync(schedule, measureFrom, measureTo, hardStop.Token))));
-        await ShowProgressAsync(label, plan, workers, start, measureFrom, measureTo, running);
+        if (!plan.Quiet) await ShowProgressAsync(label, plan, workers, start, measureFrom, measureTo, running);
         await running;
         // Ctrl-C: no report from a load cut short.
         cancellation.ThrowIfCancellationRequested();

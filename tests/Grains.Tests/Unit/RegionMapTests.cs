@@ -31,6 +31,9 @@ public sealed class RegionMapTests
         Assert.Equal(62, tokens.SelectMany(t => t[(SessionToken.Prefix.Length + 1)..]).Distinct().Count());
         Assert.Null(eu.HomeOf("ory_st_" + new string('z', 32)));
         Assert.Null(eu.HomeOf("ory_st_short"));
+        Assert.True(eu.IsSelf("eu"));
+        Assert.True(eu.IsSelf("")); // written before regions were configured
+        Assert.False(eu.IsSelf("us"));
     }
 
     /// <summary>Without regions tokens are as they always were and name no home; rows record ''.</summary>
