@@ -184,10 +184,10 @@ public sealed class BenchRun : IAsyncDisposable
         if (scenario == "split") described["rounds"] = s.Rounds.ToString(CultureInfo.InvariantCulture);
         if (scenario == "regions")
         {
-            // Each region has its own nodes: --target and --admin mean nothing here, and "closed loop" would hide the open loop of part 3.
-            described.Remove("targets");
-            described.Remove("admin");
-            described.Remove("rate");
+            // Each region has its own nodes: --target and --admin mean nothing here, and "closed loop" would hide the open
+            // loop of part 3. A new dictionary rather than removals, so that the rows keep the order they are added in.
+            described = described.Where(kv => kv.Key is not ("targets" or "admin" or "rate" or "sessions" or "concurrency" or "warm-up" or "duration"))
+                .ToDictionary(kv => kv.Key, kv => kv.Value);
             var regions = RegionSpec.ParseAll(s.Regions);
             foreach (var region in regions)
                 described[$"region {region.Name}"] = $"public {string.Join(", ", region.Public)}; admin {string.Join(", ", region.Admin)}{(region.Code is { } code ? $"; code {code}" : "")}"
@@ -197,6 +197,8 @@ public sealed class BenchRun : IAsyncDisposable
             described["parts"] = s.Parts;
             described["sessions"] = $"{s.Sessions} per region";
             described["concurrency"] = $"{s.Concurrency} per region (part steady; the region alone: {s.Concurrency * regions.Count})";
+            described["warm-up"] = s.Warmup;
+            described["duration"] = $"{s.Duration} per steady run";
             described["first lookups"] = $"{s.FirstLookups} per region";
             described["revocation rounds"] = $"{s.RevokeRounds}, under {s.RegionRate}/s per region (open loop)";
             described["cut"] = $"{s.Cut ?? $"{regions[0].Name}-{regions[1].Name}"} for the lease + {s.CutExtra}, {s.CutRevocations} revocations during it";
