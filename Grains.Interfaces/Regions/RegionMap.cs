@@ -103,7 +103,10 @@ public sealed class RegionMap
 
     /// <summary>The region a well-formed token says issued it, without a lookup; null without regions or for a code no region has.</summary>
     public Region? HomeOf(ReadOnlySpan<char> token) =>
-        Self is null || token.Length != SessionToken.Length ? null : SessionToken.RegionCode(token) is var c && c < 128 ? _byCode[c] : null;
+        token.Length != SessionToken.Length ? null : RegionOfCode(SessionToken.RegionCode(token));
+
+    /// <summary>The region whose tokens open with <paramref name="code"/>; null without regions or for a code no region has.</summary>
+    public Region? RegionOfCode(char code) => Self is null || code >= 128 ? null : _byCode[code];
 
     public static bool IsValidName(string name) =>
         name.Length is >= 1 and <= 30 && char.IsAsciiLetterLower(name[0]) && name.All(c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c == '_');

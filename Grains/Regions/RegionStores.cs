@@ -11,8 +11,8 @@ namespace OrleansSessions.Regions;
 public sealed class RegionStores : IAsyncDisposable
 {
     private readonly RegionMap _regions;
-    private readonly Dictionary<string, PostgresStore> _peers = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, (ISessionStore Sessions, IIdentityStore Identities)> _peerStores = new(StringComparer.Ordinal);
+    // Each peer's database: the store (its pool), and the same store timed and traced as the own one is.
+    private readonly Dictionary<string, (PostgresStore Store, ISessionStore Sessions, IIdentityStore Identities)> _peers = new(StringComparer.Ordinal);
 
     public RegionStores(RegionMap regions, ISessionStore sessions, IIdentityStore identities)
     {
@@ -22,8 +22,7 @@ public sealed class RegionStores : IAsyncDisposable
         foreach (var peer in regions.Peers)
         {
             var store = new PostgresStore(peer.ConnectionString);
-            _peers[peer.Name] = store;
-            _peerStores[peer.Name] = (InstrumentedStore.Wrap<ISessionStore>(store), InstrumentedStore.Wrap<IIdentityStore>(store));
+            _peers[peer.Name] = (store, InstrumentedStore.Wrap<ISessionStore>(store), InstrumentedStore.Wrap<IIdentityStore>(store));
         }
     }
 
@@ -36,19 +35,17 @@ public sealed class RegionStores : IAsyncDisposable
 
     /// <summary>The store that owns rows of <paramref name="region"/>: this region's own for its own rows (and for <c>''</c>).</summary>
     public ISessionStore Sessions(string region) =>
-        _regions.IsSelf(region) ? Own : _peerStores.TryGetValue(region, out var peer) ? peer.Sessions : throw UnknownRegion(region);
+        _regions.IsSelf(region) ? Own : _peers.TryGetValue(region, out var peer) ? peer.Sessions : throw UnknownRegion(region);
 
     public IIdentityStore Identities(string region) =>
-        _regions.IsSelf(region) ? OwnIdentities : _peerStores.TryGetValue(region, out var peer) ? peer.Identities : throw UnknownRegion(region);
+        _regions.IsSelf(region) ? OwnIdentities : _peers.TryGetValue(region, out var peer) ? peer.Identities : throw UnknownRegion(region);
 
-    /// <summary>The peer a token's code names, when it is not this region: where its session is before it replicates here.</summary>
-    public PeerRegion? PeerOfCode(char code)
-    {
-        if (!_regions.IsEnabled || code == _regions.Self!.Code) return null;
-        foreach (var peer in _regions.Peers)
-            if (peer.Code == code) return peer;
-        return null;
-    }
+    /// <summary>
+    /// The database of the peer a token's region <paramref name="code"/> names (where its session is before it replicates
+    /// here); null for this region's code, without regions, or for a code no region has.
+    /// </summary>
+    public ISessionStore? PeerSessionsOfCode(char code) =>
+        _regions.RegionOfCode(code) is { } region && !_regions.IsSelf(region.Name) ? Sessions(region.Name) : null;
 
     /// <summary>
     /// One query to each peer's database, so that its pool holds an open connection: the first read of a session issued
@@ -56,7 +53,7 @@ public sealed class RegionStores : IAsyncDisposable
     /// </summary>
     public async Task KeepPeersWarmAsync(CancellationToken ct)
     {
-        foreach (var store in _peers.Values)
+        foreach (var (store, _, _) in _peers.Values)
         {
             try { await store.ProbeAsync(ct); }
             catch (Exception e) when (e is not OperationCanceledException) { }
@@ -68,7 +65,7 @@ public sealed class RegionStores : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        foreach (var store in _peers.Values)
+        foreach (var (store, _, _) in _peers.Values)
             await store.DisposeAsync();
     }
 }

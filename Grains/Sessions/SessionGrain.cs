@@ -202,8 +202,8 @@ public sealed class SessionGrain(SessionGrainServices services) : StoreBackedGra
         var key = this.GetPrimaryKeyString();
         var session = await services.Store.FindSessionByLookupKeyAsync(key);
         // Issued in another region a moment ago and not replicated here yet: one read in its home region's database.
-        if (session is null && services.Regions.PeerOfCode(_home) is { } home)
-            session = await services.Regions.Sessions(home.Name).FindSessionByLookupKeyAsync(key);
+        if (session is null && services.Regions.PeerSessionsOfCode(_home) is { } home)
+            session = await home.FindSessionByLookupKeyAsync(key);
         IdentityRecord? identity = null;
         if (session is not null)
         {
