@@ -116,3 +116,57 @@ public static class LinkedRegions
     public static Task<LatencyProxy> LinkProxyAsync(RegionUnderTest to, TimeSpan delay) =>
         LatencyProxy.StartAsync(new IPEndPoint(IPAddress.Loopback, 0), new IPEndPoint(IPAddress.Loopback, to.Port), delay);
 }
+
+/// <summary>
+/// Two regions, eu and us, each with its server, its database and one node (migrated by it); <see cref="LinkAsync"/>
+/// links them as operators do and waits until each has heard the other. Disposing stops the nodes and the servers.
+/// </summary>
+public sealed class RegionPair : IAsyncDisposable
+{
+    private readonly FakeTimeProvider _clock;
+
+    private RegionPair(FakeTimeProvider clock, RegionUnderTest eu, RegionUnderTest us)
+    {
+        _clock = clock;
+        (Eu, Us) = (eu, us);
+    }
+
+    public RegionUnderTest Eu { get; }
+    public RegionUnderTest Us { get; }
+    public ServiceNode EuNode { get; private set; } = null!;
+    public ServiceNode UsNode { get; private set; } = null!;
+
+    public static async Task<RegionPair> StartAsync(FakeTimeProvider clock, string[]? euMore = null, string[]? usMore = null)
+    {
+        var pair = new RegionPair(clock, await RegionUnderTest.StartAsync("eu", 'e'), await RegionUnderTest.StartAsync("us", 'u'));
+        try
+        {
+            pair.EuNode = await LinkedRegions.StartNodeAsync(pair.Eu, LinkedRegions.Args(pair.Eu, [pair.Us]), clock, euMore ?? []);
+            pair.UsNode = await LinkedRegions.StartNodeAsync(pair.Us, LinkedRegions.Args(pair.Us, [pair.Eu]), clock, usMore ?? []);
+            return pair;
+        }
+        catch
+        {
+            await pair.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>`regions link` in both, a heartbeat, and each region vouching for the other.</summary>
+    public async Task LinkAsync()
+    {
+        await LinkedRegions.LinkAsync(LinkedRegions.Args(Eu, [Us]));
+        await LinkedRegions.LinkAsync(LinkedRegions.Args(Us, [Eu]));
+        LinkedRegions.Beat(_clock);
+        await LinkedRegions.UntilVouchedAsync(UsNode, "eu");
+        await LinkedRegions.UntilVouchedAsync(EuNode, "us");
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (UsNode is not null) await UsNode.DisposeAsync();
+        if (EuNode is not null) await EuNode.DisposeAsync();
+        await Us.Postgres.DisposeAsync();
+        await Eu.Postgres.DisposeAsync();
+    }
+}
