@@ -10,6 +10,7 @@ using OrleansSessions.Api.Errors;
 using OrleansSessions.Api.Identities;
 using OrleansSessions.Api.Login;
 using OrleansSessions.Api.Logout;
+using OrleansSessions.Api.Pages;
 using OrleansSessions.Api.Sessions;
 using OrleansSessions.Api.Surfaces;
 using OrleansSessions.Api.Tokenizer;
@@ -45,6 +46,9 @@ public static class SessionApi
         services.AddSingleton<TotpCodes>();
         services.AddIdentities(configuration);
         services.AddLoginApi(configuration);
+        services.AddSingleton<OwnSessions>();
+        services.AddSingleton<BrowserLogout>();
+        services.AddPages();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<MatcherPolicy, SurfaceMatcherPolicy>());
         services.AddProblemDetails();
         return services;
@@ -68,12 +72,14 @@ public static class SessionApi
         app.MapLoginApi().OnSurface(ApiSurface.Public);
         app.MapLogoutApi().OnSurface(ApiSurface.Public);
         app.MapJwksApi().OnSurface(ApiSurface.Public);
+        app.MapUserPages().OnSurface(ApiSurface.Public);
 
         var admin = app.MapGroup("/admin").OnSurface(ApiSurface.Admin);
         admin.MapIdentitiesAdminApi();
         admin.MapSessionIssuanceApi();
         admin.MapAdminSessionsApi();
         admin.MapKeyRotationApi();
+        admin.MapAdminPages();
         return app;
     }
 

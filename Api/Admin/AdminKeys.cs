@@ -44,8 +44,8 @@ public sealed class AdminKeys
 
     public Task GuardAsync(HttpContext context, RequestDelegate next)
     {
-        // The dashboard is for browsers: there the key may also be the password of Basic authentication.
-        var dashboard = context.Request.Path.StartsWithSegments("/admin/dashboard");
+        // The dashboard and the admin page are for browsers: there the key may also be the password of Basic authentication.
+        var dashboard = context.Request.Path.StartsWithSegments("/admin/dashboard") || context.Request.Path.StartsWithSegments("/admin/ui");
         if (_open || ApiSurfaces.Of(context) != ApiSurface.Admin || context.Request.Path.StartsWithSegments("/health") || Accepts(context.Request, dashboard))
             return next(context);
         if (dashboard)
@@ -53,24 +53,29 @@ public sealed class AdminKeys
         return Unauthorized.WriteAsync(context);
     }
 
-    /// <summary><c>Bearer &lt;key&gt;</c>; on the dashboard also <c>Basic</c> with the key as the password (any user name).</summary>
+    /// <summary><c>Bearer &lt;key&gt;</c>; on the dashboard and the admin page also <c>Basic</c> with the key as the password (any user name).</summary>
     private bool Accepts(HttpRequest request, bool allowBasic)
     {
-        var header = request.Headers.Authorization;
-        if (header.Count != 1 || header[0] is not { } value || value.Length > 1024)
-            return false;
-        string key;
-        if (value.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
-            key = value["Bearer ".Length..];
-        else if (allowBasic && value.StartsWith("Basic ", StringComparison.OrdinalIgnoreCase) && BasicPassword(value["Basic ".Length..]) is { } password)
-            key = password;
-        else
+        if (PresentedKey(request, allowBasic) is not { } key)
             return false;
         var presented = Digest(key);
         var accepted = false;
         foreach (var digest in _digests)
             accepted |= CryptographicOperations.FixedTimeEquals(presented, digest);
         return accepted;
+    }
+
+    /// <summary>The key a request presents: a bearer token or, where allowed, the password of Basic authentication.</summary>
+    public static string? PresentedKey(HttpRequest request, bool allowBasic)
+    {
+        var header = request.Headers.Authorization;
+        if (header.Count != 1 || header[0] is not { } value || value.Length > 1024)
+            return null;
+        if (value.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+            return value["Bearer ".Length..];
+        if (allowBasic && value.StartsWith("Basic ", StringComparison.OrdinalIgnoreCase))
+            return BasicPassword(value["Basic ".Length..]);
+        return null;
     }
 
     private static string? BasicPassword(string encoded)

@@ -45,7 +45,7 @@ public static class LoginFlowApi
     public static IServiceCollection AddLoginApi(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddOptions<SelfServiceSettings>().Bind(configuration.GetSection(SelfServiceSettings.Section))
-            .PostConfigure(o => o.Resolve()).ValidateOnStart();
+            .PostConfigure<IOptions<JsonRenderingOptions>>((o, rendering) => o.Resolve(rendering.Value.PublicBaseUrl)).ValidateOnStart();
         services.AddSingleton<CsrfCookie>();
         services.AddSingleton<ReturnUrls>();
         services.AddSingleton<RequestSessions>();
@@ -421,7 +421,7 @@ public static class LoginFlowApi
     }
 
     /// <summary>A browser request must carry the anti-CSRF cookie and, in the body or header, a token made from it.</summary>
-    private static OryError? CheckCsrf(HttpRequest request, CsrfCookie csrf, string? token)
+    internal static OryError? CheckCsrf(HttpRequest request, CsrfCookie csrf, string? token)
     {
         var cookie = csrf.Read(request);
         if (cookie is not null && CsrfCookie.Verify(cookie, token))

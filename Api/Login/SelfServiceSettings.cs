@@ -8,9 +8,12 @@ public sealed class SelfServiceSettings
 {
     public const string Section = "selfservice";
 
-    /// <summary>Where browsers go after login or logout when no <c>return_to</c> was given.</summary>
+    /// <summary>
+    /// Where browsers go after login or logout when no <c>return_to</c> was given. Default: the service's own
+    /// sessions page (<c>&lt;public base URL&gt;ui/sessions</c>).
+    /// </summary>
     [ConfigurationKeyName("default_browser_return_url")]
-    public string DefaultBrowserReturnUrl { get; set; } = "http://127.0.0.1:4455/";
+    public string DefaultBrowserReturnUrl { get; set; } = "";
 
     /// <summary>
     /// URLs a <c>return_to</c> may point at: same scheme and host (with port), and a path that starts with
@@ -21,8 +24,13 @@ public sealed class SelfServiceSettings
 
     public SelfServiceFlows Flows { get; set; } = new();
 
-    internal void Resolve()
+    /// <summary>Fills the defaults that are pages of this service, then checks every URL and duration.</summary>
+    internal void Resolve(string publicBaseUrl)
     {
+        if (string.IsNullOrEmpty(DefaultBrowserReturnUrl))
+            DefaultBrowserReturnUrl = publicBaseUrl + "ui/sessions";
+        if (string.IsNullOrEmpty(Flows.Login.UiUrl))
+            Flows.Login.UiUrl = publicBaseUrl + "ui/login";
         RequireAbsolute(DefaultBrowserReturnUrl, "selfservice:default_browser_return_url");
         foreach (var url in AllowedReturnUrls)
             RequireAbsolute(url, "selfservice:allowed_return_urls");
@@ -62,9 +70,12 @@ public sealed class SelfServiceFlows
 /// <summary><c>selfservice.flows.login.*</c>.</summary>
 public sealed class LoginFlowSettings
 {
-    /// <summary>The login page of the UI; browsers are sent there with <c>?flow=&lt;id&gt;</c>.</summary>
+    /// <summary>
+    /// The login page of the UI; browsers are sent there with <c>?flow=&lt;id&gt;</c>. Default: the service's own
+    /// sign-in page (<c>&lt;public base URL&gt;ui/login</c>).
+    /// </summary>
     [ConfigurationKeyName("ui_url")]
-    public string UiUrl { get; set; } = "http://127.0.0.1:4455/login";
+    public string UiUrl { get; set; } = "";
 
     /// <summary>How long a flow can be submitted after it was created.</summary>
     public string Lifespan { get; set; } = "1h";

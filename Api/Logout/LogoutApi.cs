@@ -73,7 +73,7 @@ public static class LogoutApi
     }
 
     private static async Task<IResult> UpdateLogoutFlowAsync(HttpContext context, RequestSessions sessions, ReturnUrls returnUrls,
-        SessionCookie cookie, IGrainFactory grains)
+        BrowserLogout logout)
     {
         context.Response.Headers.CacheControl = WhoamiApi.NoStore;
         var query = context.Request.Query;
@@ -89,8 +89,7 @@ public static class LogoutApi
         if (!returnUrls.TryResolve(requested, out var returnTo))
             return new OryErrorResult(LoginErrors.ReturnToNotAllowed(requested));
 
-        await grains.SessionGrain(session.Credential.LookupKey).RevokeAsync(session.Credential.Home);
-        cookie.Expire(context.Response);
+        await logout.EndAsync(session, context.Response);
         return ContentNegotiation.IsJsonRequest(context.Request)
             ? TypedResults.NoContent()
             : new SeeOther(returnUrls.AfterLogout(returnTo));

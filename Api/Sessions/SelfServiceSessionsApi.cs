@@ -22,7 +22,7 @@ public static class SelfServiceSessionsApi
     /// <summary>What the self-service session endpoints use, injected per request.</summary>
     public readonly record struct SelfServiceServices(
         RequestSessions Sessions,
-        IGrainFactory Grains,
+        OwnSessions Own,
         TimeProvider Clock,
         IOptions<SessionSettings> SessionOptions,
         IOptions<JsonRenderingOptions> Rendering);
@@ -48,15 +48,7 @@ public static class SelfServiceSessionsApi
 
         var page = OffsetPage.Parse(context.Request.Query);
         var now = s.Clock.GetUtcNow();
-        var listed = await ReadRetry.ReadAsync(() => s.Grains.GetGrain<ISessionCatalogGrain>(0).ListForIdentityAsync(new IdentitySessionsQuery
-        {
-            IdentityId = current.Session.IdentityId,
-            Offset = page.Offset,
-            Limit = page.PerPage,
-            Active = ActiveFilter.Active,
-            Except = current.Session.Id,
-            Now = now,
-        }));
+        var listed = await s.Own.ListAsync(current, page.Offset, page.PerPage, exceptCurrent: true, now);
         page.WriteHeaders(context, listed.Total);
         return SessionResults.List(listed.Sessions, SessionJsonShape.Full, now, s.Rendering.Value.PublicBaseUrl);
     }
@@ -67,7 +59,7 @@ public static class SelfServiceSessionsApi
         var (current, _) = await s.Sessions.FindAsync(context.Request, requireHighestAal: false);
         if (current is null)
             return new OryErrorResult(NoSessionFound);
-        var count = await s.Grains.GetGrain<IIdentityGrain>(current.Session.IdentityId).RevokeSessionsAsync(except: current.Session);
+        var count = await s.Own.EndOthersAsync(current);
         return new JsonWriterResult(StatusCodes.Status200OK, w =>
         {
             w.WriteStartObject();
@@ -87,16 +79,6 @@ public static class SelfServiceSessionsApi
             return new OryErrorResult(NoSessionFound);
         if (!SessionParameters.TryParseUuid(id, out var sessionId, out var error))
             return new OryErrorResult(error!);
-        if (sessionId == current.Session.Id)
-            return new OryErrorResult(CannotRevokeCurrent);
-
-        if (await s.Grains.GetGrain<ISessionCatalogGrain>(0).FindLookupKeyAsync(sessionId) is { } key)
-        {
-            var grain = s.Grains.SessionGrain(key);
-            // Only a session of the caller's own identity; anyone else's is left alone, with the same answer.
-            if (await grain.GetAsync() is { } view && view.Session.IdentityId == current.Session.IdentityId && !view.Session.Revoked)
-                await grain.RevokeAsync();
-        }
-        return TypedResults.NoContent();
+        return await s.Own.EndAsync(current, sessionId) ? TypedResults.NoContent() : new OryErrorResult(CannotRevokeCurrent);
     }
 }

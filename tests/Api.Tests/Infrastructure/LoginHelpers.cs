@@ -19,7 +19,9 @@ public class LoginNodeFixture : DevNodeFixture
     protected override NodeOptions Options => new()
     {
         Dev = true,
-        ExtraArgs = [$"--selfservice:allowed_return_urls:0={AllowedReturnUrl}", .. MoreArgs],
+        // A UI of its own (not the service's pages, the default), as most of Kratos's users have.
+        ExtraArgs = [$"--selfservice:allowed_return_urls:0={AllowedReturnUrl}", $"--selfservice:default_browser_return_url={DefaultReturnUrl}",
+            $"--selfservice:flows:login:ui_url={LoginUiUrl}", .. MoreArgs],
     };
 
     protected virtual IReadOnlyList<string> MoreArgs => [];
