@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Runs every test of the repository: the .NET test projects of OrleansSessions.sln, then the Node
-# compatibility suite (tests/compat, the real @ory/kratos-client against a node this script built).
-# Needs the .NET 10 SDK, Node 20 with npm and the PostgreSQL server binaries (initdb, pg_ctl; installed with
-# apt-get when missing and run as root): unless ORLEANS_SESSIONS_TEST_POSTGRES already names a server, it
-# starts a throwaway PostgreSQL cluster for the PostgreSQL store tests and removes it on exit.
+# compatibility suite (tests/compat, the real @ory/kratos-client against a node this script built), then the
+# browser tests (tests/browser: headless Chromium, Ory Elements against that node).
+# Needs the .NET 10 SDK, Node 20 with npm, Chromium (/usr/bin/chromium or CHROMIUM) and the PostgreSQL server
+# binaries (initdb, pg_ctl); Chromium and PostgreSQL are installed with apt-get when missing and run as root.
+# Unless ORLEANS_SESSIONS_TEST_POSTGRES already names a server, it starts a throwaway PostgreSQL cluster for
+# the PostgreSQL store tests and removes it on exit.
 # The last line it prints is always
 #   N passed, N failed
-# summing both; it exits non-zero if a test failed or a stage (restore, build, test run, npm ci)
+# summing all stages; it exits non-zero if a test failed or a stage (restore, build, test run, npm ci)
 # could not run — a stage that could not run counts as one failure, so it never reads "0 failed".
 set -euo pipefail
 
@@ -18,6 +20,7 @@ export NPM_CONFIG_FUND=false NPM_CONFIG_AUDIT=false NPM_CONFIG_UPDATE_NOTIFIER=f
 
 SOLUTION=OrleansSessions.sln
 COMPAT_DIR=tests/compat
+BROWSER_DIR=tests/browser
 RESULTS="$(mktemp -d "${TMPDIR:-/tmp}/orleans-sessions-test.XXXXXX")"
 PG_DIR=""
 PG_BIN=""
@@ -48,7 +51,7 @@ stage_failed() {
 finish() {
   echo
   echo "==== summary ===="
-  for stage in dotnet node; do
+  for stage in dotnet node browser; do
     [[ -n "${stage_line[$stage]:-}" ]] && echo "  ${stage}: ${stage_line[$stage]}"
   done
   for problem in "${problems[@]+"${problems[@]}"}"; do
@@ -115,6 +118,81 @@ start_postgres() {
   fi
   export ORLEANS_SESSIONS_TEST_POSTGRES="Host=127.0.0.1;Port=$port;Username=postgres;Database=postgres"
   echo "PostgreSQL ready: ORLEANS_SESSIONS_TEST_POSTGRES=$ORLEANS_SESSIONS_TEST_POSTGRES"
+}
+
+# npm ci in a Node package folder when its node_modules is missing or older than its package-lock.json.
+npm_ci_if_stale() {
+  local dir="$1"
+  if [[ ! -f "$dir/node_modules/.package-lock.json" \
+     || "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]]; then
+    echo "installing the packages of $dir (npm ci)"
+    if ! (cd "$dir" && npm ci --no-audit --no-fund); then
+      stage_failed "npm ci in $dir"
+      return 1
+    fi
+  fi
+}
+
+# The browser tests run Debian's Chromium (CHROMIUM overrides /usr/bin/chromium); installed with apt-get when
+# missing and run as root.
+find_chromium() {
+  local chromium="${CHROMIUM:-/usr/bin/chromium}"
+  if [[ ! -x "$chromium" ]] && ((EUID == 0)) && command -v apt-get >/dev/null 2>&1; then
+    echo "$chromium not found; installing it (apt-get install chromium)"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update && apt-get install -y chromium || true
+  fi
+  if [[ ! -x "$chromium" ]]; then
+    stage_failed "Chromium not found at $chromium (apt-get install chromium, or set CHROMIUM)"
+    return 1
+  fi
+}
+
+# node --test on the *.test.mjs of a folder (spec on the console, TAP to a file); the TAP counts are added to
+# the totals under the stage name $1.
+run_node_suites() {
+  local stage="$1" dir="$2"
+  local tap="$RESULTS/$stage.tap" rc=0 counts
+  (
+    cd "$dir"
+    shopt -s nullglob
+    suites=(*.test.mjs)
+    if ((${#suites[@]} == 0)); then echo "no *.test.mjs in $dir" >&2; exit 2; fi
+    node --test \
+      --test-reporter=spec --test-reporter-destination=stdout \
+      --test-reporter=tap --test-reporter-destination="$tap" \
+      "${suites[@]}"
+  ) || rc=$?
+
+  # The closing "# pass N" / "# fail N" / "# cancelled N" lines of the TAP report.
+  counts="$(node - "$tap" <<'JS'
+const fs = require('fs');
+const file = process.argv[2];
+const tap = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
+const last = (name) => {
+  const all = [...tap.matchAll(new RegExp(`^# ${name} (\\d+)\\s*$`, 'gm'))];
+  return all.length ? Number(all[all.length - 1][1]) : null;
+};
+const pass = last('pass');
+const fail = last('fail');
+if (pass === null || fail === null) process.exit(1);
+console.log(`${pass} ${fail + (last('cancelled') ?? 0)}`);
+JS
+)" || counts=""
+
+  if [[ "$counts" =~ ^([0-9]+)\ ([0-9]+)$ ]]; then
+    local n_passed="${BASH_REMATCH[1]}" n_failed="${BASH_REMATCH[2]}"
+    passed=$((passed + n_passed))
+    failed=$((failed + n_failed))
+    stage_line[$stage]="$n_passed passed, $n_failed failed"
+    if ((rc != 0 && n_failed == 0)); then
+      stage_failed "node --test in $dir exited with $rc without a failed test"
+    elif ((n_passed + n_failed == 0)); then
+      stage_failed "node --test in $dir ran no test"
+    fi
+  else
+    stage_failed "could not read the results of node --test in $dir (exit code $rc)"
+  fi
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -189,58 +267,15 @@ fi
 
 # ---------------------------------------------------------------------------------------------
 section "Node compatibility tests ($COMPAT_DIR)"
-node_ready=1
-if [[ ! -f "$COMPAT_DIR/node_modules/.package-lock.json" \
-   || "$COMPAT_DIR/package-lock.json" -nt "$COMPAT_DIR/node_modules/.package-lock.json" ]]; then
-  echo "installing the packages of $COMPAT_DIR (npm ci)"
-  if ! (cd "$COMPAT_DIR" && npm ci --no-audit --no-fund); then
-    stage_failed "npm ci in $COMPAT_DIR"
-    node_ready=0
-  fi
+if npm_ci_if_stale "$COMPAT_DIR"; then
+  run_node_suites node "$COMPAT_DIR"
 fi
 
-if ((node_ready)); then
-  node_rc=0
-  (
-    cd "$COMPAT_DIR"
-    shopt -s nullglob
-    suites=(*.test.mjs)
-    if ((${#suites[@]} == 0)); then echo "no *.test.mjs in $COMPAT_DIR" >&2; exit 2; fi
-    node --test \
-      --test-reporter=spec --test-reporter-destination=stdout \
-      --test-reporter=tap --test-reporter-destination="$RESULTS/node.tap" \
-      "${suites[@]}"
-  ) || node_rc=$?
-
-  # The closing "# pass N" / "# fail N" / "# cancelled N" lines of the TAP report.
-  node_counts="$(node - "$RESULTS/node.tap" <<'JS'
-const fs = require('fs');
-const file = process.argv[2];
-const tap = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
-const last = (name) => {
-  const all = [...tap.matchAll(new RegExp(`^# ${name} (\\d+)\\s*$`, 'gm'))];
-  return all.length ? Number(all[all.length - 1][1]) : null;
-};
-const pass = last('pass');
-const fail = last('fail');
-if (pass === null || fail === null) process.exit(1);
-console.log(`${pass} ${fail + (last('cancelled') ?? 0)}`);
-JS
-)" || node_counts=""
-
-  if [[ "$node_counts" =~ ^([0-9]+)\ ([0-9]+)$ ]]; then
-    n_passed="${BASH_REMATCH[1]}" n_failed="${BASH_REMATCH[2]}"
-    passed=$((passed + n_passed))
-    failed=$((failed + n_failed))
-    stage_line[node]="$n_passed passed, $n_failed failed"
-    if ((node_rc != 0 && n_failed == 0)); then
-      stage_failed "node --test exited with $node_rc without a failed test"
-    elif ((n_passed + n_failed == 0)); then
-      stage_failed "node --test ran no test"
-    fi
-  else
-    stage_failed "could not read the results of node --test (exit code $node_rc)"
-  fi
+# ---------------------------------------------------------------------------------------------
+section "Browser tests ($BROWSER_DIR)"
+# Their helpers import the compat harness, so the compat packages are needed too.
+if npm_ci_if_stale "$BROWSER_DIR" && npm_ci_if_stale "$COMPAT_DIR" && find_chromium; then
+  run_node_suites browser "$BROWSER_DIR"
 fi
 
 finish

@@ -129,7 +129,8 @@ public static class UserPages
         return Render<SessionsPage>(new
         {
             Who = IdentityNames.Of(current.Identity.Id, current.Identity.Traits),
-            Current = SessionRow.Of(current.Session, current.Identity, current.Session.Id, s.Agents, now),
+            // This device is being seen now (its stored last-seen time is written only now and then).
+            Current = SessionRow.Of(current.Session, current.Identity, current.Session.Id, s.Agents, now) with { LastSeenAt = now },
             Others = (IReadOnlyList<SessionRow>)[.. others.Sessions.Select(v => SessionRow.Of(v.Session, v.Identity, current.Session.Id, s.Agents, now))],
             Total = others.Total,
             NoticeText = notice,
