@@ -251,6 +251,11 @@ public static class LoginFlowApi
     private static async Task<IResult> CompleteAsync(HttpContext context, LoginFlowRecord flow, CurrentSession? session,
         Guid identityId, RequestedMethod method, string? identifier, bool json, LoginServices s)
     {
+        // The flow is claimed before anything is issued: of two submissions of one flow at once, exactly one gets
+        // past here, and the other gets the answer for a used flow. The claim is undone if no session comes of it.
+        var flowGrain = s.Grains.GetGrain<ILoginFlowGrain>(flow.Id);
+        if (!await flowGrain.CompleteAsync(method.Method, Rfc3339.Truncate(s.Clock.GetUtcNow())))
+            return await FailAsync(flow, method.Method, identifier, [LoginTexts.NoStrategy], json, s);
         var lifespan = s.SessionOptions.Value.ParsedLifespan;
         SessionView? view = null;
         string token;
@@ -259,7 +264,10 @@ public static class LoginFlowApi
             view = await s.Grains.SessionGrain(session.Credential.LookupKey).AuthenticateAgainAsync(method, lifespan);
             // A second factor only counts on the session it completes; that session ended in the meantime.
             if (view is null && method.Aal == AuthenticatorAssurance.Aal2)
+            {
+                await flowGrain.ReopenAsync();
                 return new OryErrorResult(LoginErrors.SessionRequiredForHigherAal);
+            }
         }
         if (view is null)
         {
@@ -275,6 +283,8 @@ public static class LoginFlowApi
                 UserAgent = device.UserAgent,
                 Location = device.Location,
             });
+            if (result.Issued is null)
+                await flowGrain.ReopenAsync();
             if (result.Outcome == SessionIssueOutcome.IdentityDisabled)
                 return new OryErrorResult(OryError.IdentityDisabled);
             if (result.Issued is null)
@@ -285,7 +295,6 @@ public static class LoginFlowApi
         {
             token = session!.Credential.Token;
         }
-        await s.Grains.GetGrain<ILoginFlowGrain>(flow.Id).CompleteAsync(method.Method, Rfc3339.Truncate(s.Clock.GetUtcNow()));
 
         var now = s.Clock.GetUtcNow();
         var active = view.Session.IsActiveAt(now, view.Identity);

@@ -22,9 +22,16 @@ public interface ILoginFlowGrain : IGrainWithGuidKey
     [Alias("Fail")]
     Task<LoginFlowRecord?> FailAsync(LoginFlowFailure failure);
 
-    /// <summary>Marks the flow completed; false when it is unknown or was completed already (a flow logs in once).</summary>
+    /// <summary>
+    /// Marks the flow completed; false when it is unknown or was completed already (a flow logs in once). Called
+    /// before a session is issued, so that of two submissions of one flow at once exactly one goes on.
+    /// </summary>
     [Alias("Complete")]
     Task<bool> CompleteAsync(string method, DateTimeOffset at);
+
+    /// <summary>Undoes <see cref="CompleteAsync"/> when no session came of it (the identity was disabled meanwhile, say).</summary>
+    [Alias("Reopen")]
+    Task ReopenAsync();
 }
 
 /// <summary>A login flow as held. <see cref="Type"/> is the channel the flow issues sessions to (<c>api</c> or <c>browser</c>).</summary>

@@ -55,4 +55,11 @@ public sealed class LoginFlowGrain(TimeProvider clock) : Grain, ILoginFlowGrain
         _flow = _flow with { State = LoginFlowRecord.StatePassedChallenge, Active = method, Messages = [], UpdatedAt = at };
         return Task.FromResult(true);
     }
+
+    public Task ReopenAsync()
+    {
+        if (_flow is { Completed: true })
+            _flow = _flow with { State = LoginFlowRecord.StateChooseMethod };
+        return Task.CompletedTask;
+    }
 }

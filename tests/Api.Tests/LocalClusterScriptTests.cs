@@ -41,6 +41,8 @@ public sealed partial class LocalClusterScriptTests(ITestOutputHelper output)
             },
         };
         var up = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        // Node lines come on stderr, the summary on stdout: two pipes, read on two threads, in no fixed order.
+        var allReady = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var stdout = new List<string>();
         var stderr = new List<string>();
         using var script = new Process { StartInfo = start };
@@ -55,17 +57,20 @@ public sealed partial class LocalClusterScriptTests(ITestOutputHelper output)
         };
         script.ErrorDataReceived += (_, e) =>
         {
-            if (e.Data is not null)
-                lock (stderr)
-                    stderr.Add(e.Data);
+            if (e.Data is null)
+                return;
+            lock (stderr)
+                stderr.Add(e.Data);
+            if (NodePids(stderr).Count == 4)
+                allReady.TrySetResult();
         };
         script.Start();
         script.BeginOutputReadLine();
         script.BeginErrorReadLine();
         try
         {
-            await Task.WhenAny(up.Task, script.WaitForExitAsync(), Task.Delay(StartLimit));
-            Assert.True(up.Task.IsCompleted, $"the script did not report the cluster up.\nstdout:\n{Join(stdout)}\nstderr:\n{Join(stderr)}");
+            await Task.WhenAny(Task.WhenAll(up.Task, allReady.Task), script.WaitForExitAsync(), Task.Delay(StartLimit));
+            Assert.True(up.Task.IsCompleted && allReady.Task.IsCompleted, $"the script did not report the cluster up.\nstdout:\n{Join(stdout)}\nstderr:\n{Join(stderr)}");
 
             string printed;
             lock (stdout)

@@ -200,6 +200,8 @@ describe('the pages of the service', { timeout: 300_000 }, () => {
   test('the admin page revokes all of a user\'s sessions, and the user is signed out', async (t) => {
     const user = await newUser();
     const userBrowser = await newBrowser(t, { userAgent: FIREFOX });
+    const lostPhone = await newBrowser(t, { userAgent: IPHONE });
+    await signIn(lostPhone.page, user);
     await signIn(userBrowser.page, user);
 
     // Basic authentication as the dashboard (the node is in dev mode, where the admin port is open anyway).
@@ -209,9 +211,25 @@ describe('the pages of the service', { timeout: 300_000 }, () => {
     await admin.page.getByRole('button', { name: 'Find' }).click();
     await admin.page.getByRole('link', { name: user.email }).click();
     assert.equal(await admin.page.getByRole('heading', { level: 1 }).textContent(), user.email);
-    assert.match(await admin.page.locator('#sessions').textContent(), /1 active/);
+    assert.match(await admin.page.locator('#sessions').textContent(), /2 active/);
     assert.match(await admin.page.locator('ul.sessions').textContent(), /Firefox 133 on Ubuntu/);
     await screenshot(admin.page, 'admin-identity');
+
+    // One session: the lost phone's.
+    const phoneRow = admin.page.locator('ul.sessions > li', { hasText: 'Mobile Safari 18 on iOS 18' });
+    await phoneRow.getByRole('button', { name: 'Revoke this session' }).click();
+    await admin.page.waitForURL(/notice=revoked$/);
+    assert.match(await admin.page.locator('#sessions').textContent(), /1 active/);
+    assert.equal(await admin.page.locator('ul.sessions > li[data-active="false"]').count(), 1);
+    await lostPhone.page.reload();
+    assert.ok(onSignInPage(lostPhone.page), 'the revoked phone is signed out');
+    await userBrowser.page.reload();
+    assert.equal(new URL(userBrowser.page.url()).pathname, '/ui/sessions', 'the other device is not');
+
+    // Found by its id too.
+    await admin.page.goto(`${service.adminUrl.replace(/\/$/, '')}/admin/ui?q=${user.id}`);
+    assert.equal(await admin.page.getByRole('link', { name: user.email }).count(), 1);
+    await admin.page.getByRole('link', { name: user.email }).click();
 
     await admin.page.getByRole('button', { name: 'Revoke all sessions' }).click();
     await admin.page.waitForURL(/notice=revoked-all/);

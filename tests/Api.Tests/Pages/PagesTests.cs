@@ -28,6 +28,25 @@ public sealed partial class PagesTests(DevNodeFixture fixture) : IClassFixture<D
     }
 
     [Fact]
+    public async Task An_expired_flow_comes_back_as_a_new_one_that_says_so()
+    {
+        var identity = await Node.CreatePasswordIdentityAsync();
+        var (page, csrf) = await SignInPageAsync();
+        var action = FormAction().Match(page.Body).Groups[1].Value.Replace("&amp;", "&");
+        var token = CsrfField().Match(page.Body).Groups[1].Value;
+        Node.Clock.Advance(TimeSpan.FromHours(2));
+        var submitted = await PostAsync(Node.Bound(action), csrf, ("csrf_token", token), ("method", "password"),
+            ("identifier", identity.Email), ("password", identity.Password));
+        Assert.Equal(HttpStatusCode.SeeOther, submitted.Status);
+        var next = submitted.Header("Location")!;
+        Assert.StartsWith(Node.PublicBase() + "ui/login?flow=", next);
+        Assert.DoesNotContain(new Uri(action).Query["?flow=".Length..], next);
+        var replaced = await GetAsync(Node.Bound(next), csrf);
+        Assert.Equal(HttpStatusCode.OK, replaced.Status);
+        Assert.Matches("data-message-id=\"4010001\">The login flow expired [0-9.]+ minutes ago, please try again.<", replaced.Body);
+    }
+
+    [Fact]
     public async Task Every_page_keeps_to_a_strict_policy_without_script_or_inline_style()
     {
         var (signIn, _) = await SignInPageAsync();
@@ -179,6 +198,12 @@ public sealed partial class PagesTests(DevNodeFixture fixture) : IClassFixture<D
 
     [GeneratedRegex("<input id=\"(?<id>[^\"]+)\" name=\"[^\"]+\" type=\"(?!hidden)")]
     private static partial Regex VisibleInput();
+
+    [GeneratedRegex("<form method=\"post\" action=\"([^\"]+)\"")]
+    private static partial Regex FormAction();
+
+    [GeneratedRegex("name=\"csrf_token\" value=\"([^\"]+)\"")]
+    private static partial Regex CsrfField();
 
     [GeneratedRegex("name=\"anti_forgery_token\" value=\"([^\"]+)\"")]
     private static partial Regex TokenField();
