@@ -21,7 +21,7 @@ public sealed class RegionStores : IAsyncDisposable
         OwnIdentities = identities;
         foreach (var peer in regions.Peers)
         {
-            var store = new PostgresStore(WarmPool(peer.ConnectionString));
+            var store = new PostgresStore(peer.ConnectionString);
             _peers[peer.Name] = (store, InstrumentedStore.Wrap<ISessionStore>(store), InstrumentedStore.Wrap<IIdentityStore>(store));
         }
     }
@@ -47,29 +47,17 @@ public sealed class RegionStores : IAsyncDisposable
     public ISessionStore? PeerSessionsOfCode(char code) =>
         _regions.RegionOfCode(code) is { } region && !_regions.IsSelf(region.Name) ? Sessions(region.Name) : null;
 
-    /// <summary>Connections a peer's pool keeps open (and <see cref="KeepPeersWarmAsync"/> opens).</summary>
-    public const int WarmConnections = 2;
-
     /// <summary>
-    /// <see cref="WarmConnections"/> queries at once to each peer's database, so that its pool holds that many open
-    /// connections (a minimum pool size keeps them from being pruned): a first read of a session issued there then
-    /// costs one round trip, not a connection's handshakes, also while another such read holds one connection. A peer
-    /// that does not answer is left for the next time.
+    /// One query to each peer's database, so that its pool holds an open connection: the first read of a session issued
+    /// there then costs one round trip, not a connection's handshakes. A peer that does not answer is left for the next time.
     /// </summary>
     public async Task KeepPeersWarmAsync(CancellationToken ct)
     {
         foreach (var (store, _, _) in _peers.Values)
         {
-            try { await Task.WhenAll(Enumerable.Range(0, WarmConnections).Select(_ => store.ProbeAsync(ct))); }
+            try { await store.ProbeAsync(ct); }
             catch (Exception e) when (e is not OperationCanceledException) { }
         }
-    }
-
-    private static string WarmPool(string connectionString)
-    {
-        var builder = new Npgsql.NpgsqlConnectionStringBuilder(connectionString);
-        builder.MinPoolSize = Math.Max(builder.MinPoolSize, WarmConnections);
-        return builder.ConnectionString;
     }
 
     private static InvalidOperationException UnknownRegion(string region) =>
