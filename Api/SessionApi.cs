@@ -63,7 +63,6 @@ public static class SessionApi
         app.Use(app.Services.GetRequiredService<AdminKeys>().GuardAsync);
         app.Services.GetRequiredService<Devices>();
         app.UseRouting();
-        app.UseRateLimiter();
         MapHealth(app);
 
         app.MapWhoamiApi().OnSurface(ApiSurface.Public);

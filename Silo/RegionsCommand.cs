@@ -10,7 +10,8 @@ namespace OrleansSessions.Silo;
 /// </summary>
 public static class RegionsCommand
 {
-    public static async Task<int> RunAsync(string verb, IConfiguration configuration)
+    /// <param name="clock">The nodes' clock (the system's; tests give theirs): the link writes this region's first heartbeat.</param>
+    public static async Task<int> RunAsync(string verb, IConfiguration configuration, TimeProvider? clock = null)
     {
         var store = configuration.GetSection(StoreOptions.Section).Get<StoreOptions>() ?? new StoreOptions();
         try
@@ -19,7 +20,7 @@ public static class RegionsCommand
             var regions = RegionSettings.Read(configuration, store.IsPostgres);
             if (!regions.IsEnabled)
                 throw new RegionLinkException("No regions are configured (regions:name, regions:code, regions:peers:<name>:code and :connection_string).");
-            var link = new RegionLink(regions, store.ConnectionString!, line => Console.WriteLine(store.WithoutPassword(line)));
+            var link = new RegionLink(regions, store.ConnectionString!, line => Console.WriteLine(store.WithoutPassword(line)), clock);
             switch (verb)
             {
                 case "link":

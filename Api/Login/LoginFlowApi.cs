@@ -50,7 +50,6 @@ public static class LoginFlowApi
         services.AddSingleton<ReturnUrls>();
         services.AddSingleton<RequestSessions>();
         services.AddSingleton<LoginThrottle>();
-        services.AddRateLimiter(LoginThrottle.Configure);
         return services;
     }
 
@@ -60,7 +59,7 @@ public static class LoginFlowApi
         login.MapGet("/api", CreateNativeFlowAsync).WithName("createNativeLoginFlow");
         login.MapGet("/browser", CreateBrowserFlowAsync).WithName("createBrowserLoginFlow");
         login.MapGet("/flows", GetFlowAsync).WithName("getLoginFlow");
-        login.MapPost("", UpdateFlowAsync).WithName("updateLoginFlow").RequireRateLimiting(LoginThrottle.AddressPolicy);
+        login.MapPost("", UpdateFlowAsync).WithName("updateLoginFlow");
         return login;
     }
 
@@ -203,7 +202,8 @@ public static class LoginFlowApi
             return await FailAsync(flow, "password", identifier, [.. missing], json, s);
         }
         var normalized = IdentifierNormalization.Normalize(identifier);
-        if (!s.Throttle.TryAcquire("identifier:" + normalized, out var retryAfter))
+        var (attempt, retryAfter) = await s.Throttle.BeginAsync(context, "identifier:" + normalized);
+        if (attempt is null)
             return new TooManyResult(retryAfter);
 
         // An unknown identifier costs a hash verification too, and fails with the same message:
@@ -217,7 +217,11 @@ public static class LoginFlowApi
         else
             s.Hasher.VerifyDecoy(password);
         if (!check.Matches)
+        {
+            await attempt.FailedAsync();
             return await FailAsync(flow, "password", identifier, [LoginTexts.InvalidCredentials], json, s);
+        }
+        await attempt.SucceededAsync();
         // Only over the hash just verified: a password changed meanwhile (or rehashed by a login on another node)
         // is kept, and this login goes on, as it would have had it come first.
         if (check.NeedsRehash)
@@ -233,13 +237,21 @@ public static class LoginFlowApi
         if (string.IsNullOrEmpty(submission.TotpCode))
             return await FailAsync(flow, "totp", null, [LoginTexts.Missing("totp_code")], json, s);
         var identityId = session.Session.IdentityId;
-        if (!s.Throttle.TryAcquire("identity:" + identityId, out var retryAfter))
+        var (attempt, retryAfter) = await s.Throttle.BeginAsync(context, "identity:" + identityId);
+        if (attempt is null)
             return new TooManyResult(retryAfter);
         var secret = (await s.Grains.GetGrain<IIdentityGrain>(identityId).GetCredentialsAsync())?.TotpSecret;
         if (secret is null)
+        {
+            await attempt.SucceededAsync();
             return await FailAsync(flow, "totp", null, [LoginTexts.NoTotpDevice], json, s);
+        }
         if (!s.Totp.Verify(secret, submission.TotpCode.Trim()))
+        {
+            await attempt.FailedAsync();
             return await FailAsync(flow, "totp", null, [LoginTexts.InvalidTotp], json, s);
+        }
+        await attempt.SucceededAsync();
         return await CompleteAsync(context, flow, session, identityId,
             new RequestedMethod { Method = "totp", Aal = AuthenticatorAssurance.Aal2 }, null, json, s);
     }

@@ -1,53 +1,41 @@
 using System.Globalization;
-using System.Threading.RateLimiting;
-using Microsoft.AspNetCore.RateLimiting;
+using OrleansSessions.Api.Sessions;
+using OrleansSessions.Login;
 
 namespace OrleansSessions.Api.Login;
 
 /// <summary>
-/// Brute-force limits on login submissions, with ASP.NET Core rate limiting: per client address by the
-/// rate-limiting middleware (policy <see cref="AddressPolicy"/> on the submit endpoint), and per identifier
-/// (for a second factor: per identity) by a partitioned limiter the handler acquires once it has read the
-/// body. Fixed windows; limits are per node.
+/// Brute-force limits on failed login attempts, shared by every node of the cluster: one
+/// <see cref="ILoginThrottleGrain"/> per bucket, per identifier (for a second factor: per identity) and per client
+/// address. Only failures count (a wrong password, an unknown identifier alike, a wrong code); each bucket forgets
+/// <c>permits</c> failures per <c>window</c>, so a guesser is slowed to that rate and nobody is locked out. A success
+/// costs nothing and clears its identifier's failures (not its address's: anyone behind a shared address could).
 /// </summary>
-public sealed class LoginThrottle : IDisposable
+public sealed class LoginThrottle(IGrainFactory grains, Devices devices, IOptions<SelfServiceSettings> settings)
 {
-    public const string AddressPolicy = "login-per-address";
+    private readonly ThrottleRule _perIdentifier = Rule(settings.Value.Flows.Login.RateLimit.PerIdentifier, clearOnSuccess: true);
+    private readonly ThrottleRule _perAddress = Rule(settings.Value.Flows.Login.RateLimit.PerAddress, clearOnSuccess: false);
 
-    private readonly PartitionedRateLimiter<string> _perIdentifier;
-    private readonly TimeSpan _window;
-
-    public LoginThrottle(IOptions<SelfServiceSettings> settings)
+    /// <summary>
+    /// Starts an attempt on <paramref name="subject"/> (<c>identifier:…</c> or <c>identity:…</c>) from the request's client
+    /// address; null with the time to wait when either bucket is spent. The attempt must be ended, failed or not.
+    /// </summary>
+    public async Task<(LoginAttempt? Attempt, TimeSpan RetryAfter)> BeginAsync(HttpContext context, string subject)
     {
-        var limit = settings.Value.Flows.Login.RateLimit.PerIdentifier;
-        _window = limit.ParsedWindow;
-        _perIdentifier = PartitionedRateLimiter.Create<string, string>(key =>
-            RateLimitPartition.GetFixedWindowLimiter(key, _ => WindowOptions(limit)));
-    }
-
-    /// <summary>Takes one attempt for <paramref name="key"/>; false with the time to wait when its window is used up.</summary>
-    public bool TryAcquire(string key, out TimeSpan retryAfter)
-    {
-        using var lease = _perIdentifier.AttemptAcquire(key);
-        retryAfter = lease.IsAcquired ? TimeSpan.Zero : RetryAfter(lease, _window);
-        return lease.IsAcquired;
-    }
-
-    /// <summary>Registers the per-address policy and the 429 answer in Kratos's error envelope.</summary>
-    public static void Configure(RateLimiterOptions options)
-    {
-        options.AddPolicy(AddressPolicy, context =>
+        var id = Guid.NewGuid();
+        var address = "address:" + (devices.Of(context).IpAddress ?? "unknown");
+        var bySubject = grains.GetGrain<ILoginThrottleGrain>(subject);
+        var byAddress = grains.GetGrain<ILoginThrottleGrain>(address);
+        var subjectDecision = await bySubject.BeginAsync(id, _perIdentifier);
+        if (!subjectDecision.Allowed)
+            return (null, subjectDecision.RetryAfter);
+        var addressDecision = await byAddress.BeginAsync(id, _perAddress);
+        if (!addressDecision.Allowed)
         {
-            var limit = context.RequestServices.GetRequiredService<IOptions<SelfServiceSettings>>().Value.Flows.Login.RateLimit.PerAddress;
-            var address = context.Connection.RemoteIpAddress?.ToString() ?? "";
-            return RateLimitPartition.GetFixedWindowLimiter(address, _ => WindowOptions(limit));
-        });
-        options.OnRejected = (rejected, _) =>
-        {
-            var window = rejected.HttpContext.RequestServices.GetRequiredService<IOptions<SelfServiceSettings>>()
-                .Value.Flows.Login.RateLimit.PerAddress.ParsedWindow;
-            return new ValueTask(WriteTooManyAsync(rejected.HttpContext, RetryAfter(rejected.Lease, window)));
-        };
+            await bySubject.EndAsync(id, failed: false, _perIdentifier with { ClearOnSuccess = false });
+            return (null, addressDecision.RetryAfter);
+        }
+        return (new LoginAttempt(id, bySubject, byAddress, _perIdentifier, _perAddress), TimeSpan.Zero);
     }
 
     public static Task WriteTooManyAsync(HttpContext context, TimeSpan retryAfter)
@@ -56,16 +44,17 @@ public sealed class LoginThrottle : IDisposable
         return LoginErrors.TooManyRequests(retryAfter).WriteAsync(context);
     }
 
-    private static FixedWindowRateLimiterOptions WindowOptions(RateLimitWindow limit) => new()
-    {
-        PermitLimit = limit.Permits,
-        Window = limit.ParsedWindow,
-        QueueLimit = 0,
-        AutoReplenishment = true,
-    };
+    private static ThrottleRule Rule(RateLimitWindow limit, bool clearOnSuccess) =>
+        new() { Permits = limit.Permits, Window = limit.ParsedWindow, ClearOnSuccess = clearOnSuccess };
+}
 
-    private static TimeSpan RetryAfter(RateLimitLease lease, TimeSpan window) =>
-        lease.TryGetMetadata(MetadataName.RetryAfter, out var retryAfter) ? retryAfter : window;
+/// <summary>One login attempt under way in both its buckets.</summary>
+public sealed class LoginAttempt(Guid id, ILoginThrottleGrain subject, ILoginThrottleGrain address, ThrottleRule subjectRule, ThrottleRule addressRule)
+{
+    public Task FailedAsync() => EndAsync(failed: true);
 
-    public void Dispose() => _perIdentifier.Dispose();
+    public Task SucceededAsync() => EndAsync(failed: false);
+
+    private Task EndAsync(bool failed) =>
+        Task.WhenAll(subject.EndAsync(id, failed, subjectRule), address.EndAsync(id, failed, addressRule));
 }

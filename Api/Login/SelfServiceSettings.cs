@@ -102,19 +102,22 @@ public sealed class AfterSettings
     public string? DefaultBrowserReturnUrl { get; set; }
 }
 
-/// <summary>Our addition: brute-force limits on login submissions (<c>selfservice.flows.login.rate_limit.*</c>).</summary>
+/// <summary>
+/// Our addition: brute-force limits on failed login attempts (<c>selfservice.flows.login.rate_limit.*</c>), shared by
+/// every node. Successful logins are never counted.
+/// </summary>
 public sealed class LoginRateLimitSettings
 {
-    /// <summary>Submissions naming one identifier (or, for a second factor, one identity), from anywhere.</summary>
+    /// <summary>Failed attempts naming one identifier (or, for a second factor, one identity), from anywhere.</summary>
     [ConfigurationKeyName("per_identifier")]
-    public RateLimitWindow PerIdentifier { get; set; } = new() { Permits = 10, Window = "1m" };
+    public RateLimitWindow PerIdentifier { get; set; } = new() { Permits = 10, Window = "15m" };
 
-    /// <summary>Submissions from one client address, whatever they name.</summary>
+    /// <summary>Failed attempts from one client address, whatever they name.</summary>
     [ConfigurationKeyName("per_address")]
-    public RateLimitWindow PerAddress { get; set; } = new() { Permits = 300, Window = "1m" };
+    public RateLimitWindow PerAddress { get; set; } = new() { Permits = 100, Window = "1m" };
 }
 
-/// <summary>At most <see cref="Permits"/> requests in each fixed <see cref="Window"/>.</summary>
+/// <summary>At most <see cref="Permits"/> failures at once, forgotten at <see cref="Permits"/> per <see cref="Window"/> (a leaky bucket).</summary>
 public sealed class RateLimitWindow
 {
     public int Permits { get; set; }

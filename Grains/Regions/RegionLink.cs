@@ -11,7 +11,7 @@ namespace OrleansSessions.Regions;
 /// publication (<c>orleans_sessions_&lt;region&gt;_from_&lt;peer&gt;</c>). Every step looks first and only creates what is missing,
 /// so running it again, or in every region in any order, converges on the same mesh.
 /// </summary>
-public sealed class RegionLink(RegionMap regions, string ownConnectionString, Action<string> report)
+public sealed class RegionLink(RegionMap regions, string ownConnectionString, Action<string> report, TimeProvider? clock = null)
 {
     /// <summary>The schema version that has the region columns, the heartbeat and the change record (migration 0007).</summary>
     public const int RequiredSchemaVersion = 7;
@@ -52,7 +52,8 @@ public sealed class RegionLink(RegionMap regions, string ownConnectionString, Ac
             "INSERT INTO region_heartbeats (region, beat_at) VALUES (@r, @t) ON CONFLICT (region) DO UPDATE SET beat_at = GREATEST(region_heartbeats.beat_at, excluded.beat_at)"))
         {
             beat.Parameters.AddWithValue("r", self.Name);
-            beat.Parameters.AddWithValue("t", Storage.UnixMicros.From(DateTimeOffset.UtcNow));
+            // The nodes' clock: a beat ahead of the nodes' would vouch for this region longer than they do.
+            beat.Parameters.AddWithValue("t", Storage.UnixMicros.From((clock ?? TimeProvider.System).GetUtcNow()));
             await beat.ExecuteNonQueryAsync(ct);
         }
         foreach (var peer in regions.Peers)

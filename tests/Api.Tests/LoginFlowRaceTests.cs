@@ -12,8 +12,7 @@ public sealed class LoginFlowRaceTests(LoginNodeFixture fixture) : IClassFixture
     public async Task Of_concurrent_submissions_of_one_flow_exactly_one_issues_a_session()
     {
         var identity = await Node.CreatePasswordIdentityAsync();
-        // Within the per-identifier limit (which counts every submission until failed-only throttling).
-        const int Rounds = 2, AtOnce = 4;
+        const int Rounds = 5, AtOnce = 4;
         for (var round = 0; round < Rounds; round++)
         {
             var flowId = LoginHelpers.FlowId(await Node.NewNativeFlowAsync());

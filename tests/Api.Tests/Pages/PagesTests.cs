@@ -32,8 +32,9 @@ public sealed partial class PagesTests(DevNodeFixture fixture) : IClassFixture<D
     {
         var identity = await Node.CreatePasswordIdentityAsync();
         var (page, csrf) = await SignInPageAsync();
-        var action = FormAction().Match(page.Body).Groups[1].Value.Replace("&amp;", "&");
-        var token = CsrfField().Match(page.Body).Groups[1].Value;
+        // As a browser reads them: attribute values are HTML-encoded (a '+' of the token as &#x2B;).
+        var action = WebUtility.HtmlDecode(FormAction().Match(page.Body).Groups[1].Value);
+        var token = WebUtility.HtmlDecode(CsrfField().Match(page.Body).Groups[1].Value);
         Node.Clock.Advance(TimeSpan.FromHours(2));
         var submitted = await PostAsync(Node.Bound(action), csrf, ("csrf_token", token), ("method", "password"),
             ("identifier", identity.Email), ("password", identity.Password));
@@ -193,7 +194,7 @@ public sealed partial class PagesTests(DevNodeFixture fixture) : IClassFixture<D
         var cookie = LoginHelpers.CookiePair(Assert.Single(page.SetCookies(), c => c.StartsWith(PageServices.AntiforgeryCookie + "=", StringComparison.Ordinal)));
         var token = TokenField().Match(page.Body);
         Assert.True(token.Success, "the page has no form with an anti-forgery token");
-        return (cookie, token.Groups[1].Value);
+        return (cookie, WebUtility.HtmlDecode(token.Groups[1].Value));
     }
 
     [GeneratedRegex("<input id=\"(?<id>[^\"]+)\" name=\"[^\"]+\" type=\"(?!hidden)")]

@@ -65,10 +65,11 @@ public static class LinkedRegions
             ["--store:migrate_on_start=true", .. regionArgs, .. more]));
 
     /// <summary>`regions link` with the region's settings, as an operator runs it.</summary>
-    public static async Task LinkAsync(string[] regionArgs)
+    public static async Task LinkAsync(string[] regionArgs, TimeProvider clock)
     {
         var configuration = new ConfigurationBuilder().AddCommandLine(regionArgs).Build();
-        Assert.Equal(0, await RegionsCommand.RunAsync("link", configuration));
+        // On the nodes' clock, as in production: a beat at real time would be ahead of a fake clock and vouch too long.
+        Assert.Equal(0, await RegionsCommand.RunAsync("link", configuration, clock));
     }
 
     /// <summary>Moves the clock one heartbeat interval: every silo writes its region's beat.</summary>
@@ -155,8 +156,8 @@ public sealed class RegionPair : IAsyncDisposable
     /// <summary>`regions link` in both, a heartbeat, and each region vouching for the other.</summary>
     public async Task LinkAsync()
     {
-        await LinkedRegions.LinkAsync(LinkedRegions.Args(Eu, [Us]));
-        await LinkedRegions.LinkAsync(LinkedRegions.Args(Us, [Eu]));
+        await LinkedRegions.LinkAsync(LinkedRegions.Args(Eu, [Us]), _clock);
+        await LinkedRegions.LinkAsync(LinkedRegions.Args(Us, [Eu]), _clock);
         LinkedRegions.Beat(_clock);
         await LinkedRegions.UntilVouchedAsync(UsNode, "eu");
         await LinkedRegions.UntilVouchedAsync(EuNode, "us");

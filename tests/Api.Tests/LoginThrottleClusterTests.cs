@@ -1,0 +1,42 @@
+using System.Net;
+using OrleansSessions.Api.Tests.Infrastructure;
+using static OrleansSessions.Api.Tests.Infrastructure.LoginHelpers;
+
+namespace OrleansSessions.Api.Tests;
+
+/// <summary>Failed-attempt throttling on two nodes of one cluster: one budget, whichever node an attempt reaches.</summary>
+public sealed class LoginThrottleClusterTests(TwoPostgresNodesFixture fixture) : IClassFixture<TwoPostgresNodesFixture>
+{
+    private static async Task<Answer> AttemptAsync(ServiceNode node, string identifier, string password) =>
+        await node.SubmitAsync(FlowId(await node.NewNativeFlowAsync()), AsJson(PasswordBody(identifier, password)));
+
+    [Fact]
+    public async Task Both_nodes_spend_one_identifiers_budget()
+    {
+        var victim = await fixture.A.CreatePasswordIdentityAsync();
+        // The default: 10 failures per identifier, forgotten at 10 per 15 minutes. Half through each node.
+        for (var i = 0; i < 10; i++)
+            Assert.Equal(HttpStatusCode.BadRequest, (await AttemptAsync(i % 2 == 0 ? fixture.A : fixture.B, victim.Email, $"guess {i}")).Status);
+        foreach (var node in new[] { fixture.A, fixture.B })
+        {
+            var refused = await AttemptAsync(node, victim.Email, victim.Password);
+            IdentityAdmin.AssertError(refused, HttpStatusCode.TooManyRequests);
+            Assert.InRange(int.Parse(refused.Header("Retry-After")!), 1, 90);
+        }
+        // Slowed, not locked: one failure leaks away every 90 seconds, and then the owner signs in.
+        fixture.Clock.Advance(TimeSpan.FromSeconds(90));
+        Assert.Equal(HttpStatusCode.OK, (await AttemptAsync(fixture.B, victim.Email, victim.Password)).Status);
+        Assert.Equal(HttpStatusCode.OK, (await AttemptAsync(fixture.A, victim.Email, victim.Password)).Status);
+    }
+
+    [Fact]
+    public async Task A_thousand_successful_logins_of_one_account_from_one_address_all_succeed()
+    {
+        var identity = await fixture.A.CreatePasswordIdentityAsync();
+        for (var i = 0; i < 1000; i++)
+        {
+            var answer = await AttemptAsync(i % 2 == 0 ? fixture.A : fixture.B, identity.Email, identity.Password);
+            Assert.True(answer.Status == HttpStatusCode.OK, $"login {i + 1} answered {answer}");
+        }
+    }
+}
