@@ -13,12 +13,13 @@ public sealed class TotpCodes(TimeProvider clock)
 
     public static string NewSecret() => Base32Encoding.ToString(RandomNumberGenerator.GetBytes(20));
 
-    public bool Verify(string secret, string code)
+    /// <summary>The time step the code belongs to when it is right now (within a step of drift); null otherwise.</summary>
+    public long? Verify(string secret, string code)
     {
         if (code.Length != 6 || !code.All(char.IsAsciiDigit))
-            return false;
+            return null;
         var totp = new Totp(Base32Encoding.ToBytes(secret));
-        return totp.VerifyTotp(clock.GetUtcNow().UtcDateTime, code, out _, Drift);
+        return totp.VerifyTotp(clock.GetUtcNow().UtcDateTime, code, out var step, Drift) ? step : null;
     }
 
     /// <summary>The code for <paramref name="secret"/> at the clock's now (tests and enrolment checks).</summary>

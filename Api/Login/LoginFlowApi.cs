@@ -246,7 +246,8 @@ public static class LoginFlowApi
             await attempt.SucceededAsync();
             return await FailAsync(flow, "totp", null, [LoginTexts.NoTotpDevice], json, s);
         }
-        if (!s.Totp.Verify(secret, submission.TotpCode.Trim()))
+        // A code signs in once: its time step is spent on the identity (a second use, or an older code, fails).
+        if (s.Totp.Verify(secret, submission.TotpCode.Trim()) is not { } step || !await s.Grains.GetGrain<IIdentityGrain>(identityId).UseTotpStepAsync(step))
         {
             await attempt.FailedAsync();
             return await FailAsync(flow, "totp", null, [LoginTexts.InvalidTotp], json, s);

@@ -55,6 +55,14 @@ public interface IIdentityGrain : IGrainWithGuidKey
     [Alias("SetPasswordHash")]
     Task<IdentityWriteResult> SetPasswordHashAsync(string passwordHash, string replaces);
 
+    /// <summary>
+    /// Spends a verified TOTP code's time step: true the first time, false for that step or an earlier one again, so
+    /// a code seen over someone's shoulder does not sign in a second time. Remembered by this activation, which stays
+    /// in memory while a code could still be valid.
+    /// </summary>
+    [Alias("UseTotpStep")]
+    Task<bool> UseTotpStepAsync(long step);
+
     /// <summary>Sets (or, with null, removes) the TOTP secret; changes the identity's available AAL.</summary>
     [Alias("SetTotpSecret")]
     Task<IdentityWriteResult> SetTotpSecretAsync(string? totpSecret);

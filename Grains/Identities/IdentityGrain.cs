@@ -168,6 +168,22 @@ public sealed class IdentityGrain(IIdentityStore identities, ISessionStore sessi
         return _credentials;
     }
 
+    /// <summary>The newest TOTP time step spent here (0: none).</summary>
+    private long _lastTotpStep;
+
+    /// <summary>A code is accepted for its own step and the ones either side: about 90 seconds, kept with some margin.</summary>
+    private static readonly TimeSpan TotpCodeLifetime = TimeSpan.FromMinutes(3);
+
+    public Task<bool> UseTotpStepAsync(long step)
+    {
+        if (step <= _lastTotpStep)
+            return Task.FromResult(false);
+        _lastTotpStep = step;
+        // Out of memory before the code has expired would forget that it was used.
+        this.DelayDeactivation(TotpCodeLifetime);
+        return Task.FromResult(true);
+    }
+
     public async Task<SessionIssueResult> IssueSessionAsync(SessionIssueCommand command)
     {
         await EnsureLoadedAsync();
