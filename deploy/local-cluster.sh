@@ -2,9 +2,11 @@
 # A local cluster in the split deploy mode, on this machine: PostgreSQL (started if it is not running),
 # the schema migrated, 3 silos (role=silo: grains only, health on their admin port) and 1 API node
 # (role=api: the public and admin APIs, an Orleans client of the silos), on distinct ports. It prints
-# the endpoints and runs until Ctrl-C, which stops every process it started.
+# the endpoints and runs until Ctrl-C, which stops every process it started. A node that exits (kill -9
+# it to see the cluster carry on) is reported and the others keep running; it starts again on request:
 #
 #   deploy/local-cluster.sh
+#   echo "restart silo2" > /tmp/orleans-sessions-local-cluster/control    # or: stop silo2, status
 #
 # Settings (environment variables, all optional):
 #   PG_CONNECTION   Npgsql connection string of an existing database to use; unset, the script runs its
@@ -35,7 +37,10 @@ DEV="${DEV:-true}"
 CLUSTER_ID="${CLUSTER_ID:-local-cluster}"
 READY_TIMEOUT=120
 
-PIDS=()
+# Every node by name: its process (empty while it is stopped) and the arguments it was started with.
+declare -A PID_OF=()
+declare -A ARGS_OF=()
+NODES=()
 PG_DATA=""
 PG_BIN=""
 STARTED_PG=0
@@ -46,12 +51,20 @@ as_postgres() {
   if ((EUID == 0)); then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
+running_pids() {
+  local name
+  for name in "${NODES[@]}"; do [[ -n "${PID_OF[$name]:-}" ]] && echo "${PID_OF[$name]}"; done
+  return 0
+}
+
 stop_all() {
   trap - INT TERM EXIT
-  if ((${#PIDS[@]} > 0)); then
-    log "stopping ${#PIDS[@]} node(s)"
-    kill -TERM "${PIDS[@]}" 2>/dev/null || true
-    wait "${PIDS[@]}" 2>/dev/null || true
+  local pids
+  mapfile -t pids < <(running_pids)
+  if ((${#pids[@]} > 0)); then
+    log "stopping ${#pids[@]} node(s)"
+    kill -TERM "${pids[@]}" 2>/dev/null || true
+    wait "${pids[@]}" 2>/dev/null || true
   fi
   if ((STARTED_PG)); then
     log "stopping PostgreSQL"
@@ -117,35 +130,68 @@ log "migrating"
 (cd "$SILO_DIR" && dotnet "$SILO_DLL" migrate "--store:provider=postgres" "--store:connection_string=$PG_CONNECTION")
 
 # --- nodes -----------------------------------------------------------------------------------------
-# Starts one node in the background, its output in a log file; waits for its ready line.
+# Starts one node in the background, its output appended to its log file, and waits for its ready line.
+# Returns non-zero (and says why) if it exits first or is not ready in time; the caller decides what that means.
 start_node() {
   local name="$1"; shift
   local out="$STATE_DIR/logs/$name.log"
-  : >"$out"
-  (cd "$SILO_DIR" && exec dotnet "$SILO_DLL" "$@" "${COMMON[@]}") >"$out" 2>&1 &
+  if [[ -z "${ARGS_OF[$name]:-}" ]]; then NODES+=("$name"); : >"$out"; fi
+  ARGS_OF[$name]="$(printf '%s\x1f' "$@")"
+  local from
+  from=$(($(wc -l <"$out" 2>/dev/null || echo 0) + 1))
+  (cd "$SILO_DIR" && exec dotnet "$SILO_DLL" "$@" "${COMMON[@]}") >>"$out" 2>&1 &
   local pid=$!
-  PIDS+=("$pid")
+  PID_OF[$name]="$pid"
   local waited=0
-  until grep -q "^OrleansSessions ready:" "$out"; do
+  until tail -n "+$from" "$out" | grep -q "^OrleansSessions ready:"; do
     if ! kill -0 "$pid" 2>/dev/null; then
-      log "$name exited before it was ready; its log ($out):"; tail -n 40 "$out" >&2; exit 1
+      log "$name exited before it was ready; its log ($out):"; tail -n 40 "$out" >&2
+      PID_OF[$name]=""; return 1
     fi
     if ((waited >= READY_TIMEOUT * 10)); then
-      log "$name not ready after ${READY_TIMEOUT}s; its log ($out):"; tail -n 40 "$out" >&2; exit 1
+      log "$name not ready after ${READY_TIMEOUT}s; its log ($out):"; tail -n 40 "$out" >&2
+      return 1
     fi
     sleep 0.1; waited=$((waited + 1))
   done
   log "$name ready (pid $pid)"
 }
 
+# Stops a node (SIGTERM: it leaves the cluster gracefully) and waits for it.
+stop_node() {
+  local name="$1" pid="${PID_OF[$1]:-}"
+  if [[ -z "$pid" ]]; then log "$name is not running"; return 0; fi
+  kill -TERM "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  PID_OF[$name]=""
+  log "$name stopped"
+}
+
+# Starts a node again with the arguments it had (stopping it first if it still runs).
+restart_node() {
+  local name="$1"
+  if [[ -z "${ARGS_OF[$name]:-}" ]]; then log "no node is called '$name' (nodes: ${NODES[*]})"; return 0; fi
+  [[ -n "${PID_OF[$name]:-}" ]] && stop_node "$name"
+  local args
+  IFS=$'\x1f' read -r -a args <<<"${ARGS_OF[$name]}"
+  log "starting $name again"
+  start_node "$name" "${args[@]}" || log "$name did not come back; '$CONTROL' takes 'restart $name' again"
+}
+
 for ((i = 0; i < SILOS; i++)); do
   start_node "silo$((i + 1))" "--role=silo" \
     "--orleans:silo_port=$((SILO_PORT + i))" "--orleans:gateway_port=$((GATEWAY_PORT + i))" \
-    "--serve:admin:host=127.0.0.1" "--serve:admin:port=$((SILO_HEALTH_PORT + i))"
+    "--serve:admin:host=127.0.0.1" "--serve:admin:port=$((SILO_HEALTH_PORT + i))" || exit 1
 done
 start_node "api1" "--role=api" \
   "--serve:public:host=127.0.0.1" "--serve:public:port=$PUBLIC_PORT" \
-  "--serve:admin:host=127.0.0.1" "--serve:admin:port=$ADMIN_PORT"
+  "--serve:admin:host=127.0.0.1" "--serve:admin:port=$ADMIN_PORT" || exit 1
+
+# Commands, one per line: restart NAME, stop NAME, status. Opened read-write, so reading never waits for a writer.
+CONTROL="$STATE_DIR/control"
+rm -f "$CONTROL"
+mkfifo "$CONTROL"
+exec 3<>"$CONTROL"
 
 echo
 echo "OrleansSessions local cluster is up ($SILOS silos, 1 API node, split mode):"
@@ -156,10 +202,32 @@ for ((i = 0; i < SILOS; i++)); do
 done
 echo "  PostgreSQL   ${PG_CONNECTION}"
 echo "  logs         $STATE_DIR/logs"
-echo "Ctrl-C stops them all."
+echo "  control      echo \"restart silo2\" > $CONTROL   (also: stop NAME, status)"
+echo "Ctrl-C stops them all; a node that exits is reported and the rest keep running."
 
-# Until Ctrl-C, or until a node dies (then everything stops).
+# Until Ctrl-C: a node that exits is reported (which, and its exit code) and the others keep serving; commands
+# on the control pipe stop and start nodes.
 set +e
-wait -n "${PIDS[@]}"
-log "a node exited; stopping the others"
-exit 1
+while true; do
+  for name in "${NODES[@]}"; do
+    pid="${PID_OF[$name]}"
+    if [[ -n "$pid" ]] && ! kill -0 "$pid" 2>/dev/null; then
+      wait "$pid"
+      code=$?
+      PID_OF[$name]=""
+      log "$name (pid $pid) exited with code $code; the others keep running ('restart $name' > $CONTROL starts it again; its log: $STATE_DIR/logs/$name.log)"
+    fi
+  done
+  if read -r -t 1 command target <&3; then
+    case "$command" in
+      restart) restart_node "$target" ;;
+      stop) stop_node "$target" ;;
+      status)
+        for name in "${NODES[@]}"; do
+          log "$name: $([[ -n "${PID_OF[$name]}" ]] && echo "running (pid ${PID_OF[$name]})" || echo stopped)"
+        done ;;
+      "") ;;
+      *) log "unknown command '$command' (restart NAME, stop NAME, status)" ;;
+    esac
+  fi
+done

@@ -285,6 +285,13 @@ public sealed class LatencyProxy : IAsyncDisposable
             finally
             {
                 // Both directions have ended with a FIN delivered, or the link was reset: what is left is to let go.
+                // Aborted, this may run before Abort has set its sockets to reset (the cancellation wakes this up
+                // first): closing them here must reset them too, or the peer sees a FIN.
+                if (Volatile.Read(ref _abortStarted) != 0)
+                {
+                    Reset(_client);
+                    Reset(_server);
+                }
                 _client.Dispose();
                 _server?.Dispose();
                 _proxy.Forget(this);
