@@ -40,6 +40,7 @@ public sealed class SelfServiceSettings
         if (Flows.Logout.After.DefaultBrowserReturnUrl is { } afterLogout)
             RequireAbsolute(afterLogout, "selfservice:flows:logout:after:default_browser_return_url");
         Flows.Login.ParsedLifespan = Positive(Flows.Login.Lifespan, "selfservice:flows:login:lifespan");
+        Flows.Settings.ParsedPrivilegedSessionMaxAge = Positive(Flows.Settings.PrivilegedSessionMaxAge, "selfservice:flows:settings:privileged_session_max_age");
         Flows.Login.RateLimit.PerIdentifier.Resolve("selfservice:flows:login:rate_limit:per_identifier");
         Flows.Login.RateLimit.PerAddress.Resolve("selfservice:flows:login:rate_limit:per_address");
     }
@@ -65,6 +66,21 @@ public sealed class SelfServiceFlows
     public LoginFlowSettings Login { get; set; } = new();
 
     public LogoutFlowSettings Logout { get; set; } = new();
+
+    public SettingsFlowSettings Settings { get; set; } = new();
+}
+
+/// <summary><c>selfservice.flows.settings.*</c>: as far as the sessions page goes.</summary>
+public sealed class SettingsFlowSettings
+{
+    /// <summary>
+    /// How recently the user must have signed in to end sessions on the sessions page (Kratos's key for its settings
+    /// flow; default 15m). Older, the page asks for the password again first.
+    /// </summary>
+    [ConfigurationKeyName("privileged_session_max_age")]
+    public string PrivilegedSessionMaxAge { get; set; } = "15m";
+
+    public TimeSpan ParsedPrivilegedSessionMaxAge { get; internal set; }
 }
 
 /// <summary><c>selfservice.flows.login.*</c>.</summary>

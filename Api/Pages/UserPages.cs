@@ -47,6 +47,7 @@ public static class UserPages
         ReturnUrls ReturnUrls,
         UserAgents Agents,
         IAntiforgery Antiforgery,
+        IOptions<SelfServiceSettings> SelfServiceOptions,
         IOptions<SessionSettings> SessionOptions,
         IOptions<JsonRenderingOptions> Rendering)
     {
@@ -148,13 +149,28 @@ public static class UserPages
         "ended-others" => (int.TryParse(query["count"], out var count) && count >= 0
             ? (count == 1 ? "1 other session was ended." : $"{count} other sessions were ended.") : "The other sessions were ended.", false),
         "form-expired" => ("That form had expired, so nothing was done. Please try again.", true),
+        "signed-in-again" => ("You confirmed it is you: you can end sessions now.", false),
         _ => (null, false),
     };
+
+    /// <summary>
+    /// Ending sessions needs a recent sign-in (<c>selfservice.flows.settings.privileged_session_max_age</c>): a stolen
+    /// cookie alone cannot sign the owner out everywhere else. Older, the browser re-authenticates and comes back.
+    /// </summary>
+    private static IResult? RequireRecentSignIn(CurrentSession current, UserPageServices s)
+    {
+        var age = s.Clock.GetUtcNow() - current.Session.AuthenticatedAt;
+        return age <= s.SelfServiceOptions.Value.Flows.Settings.ParsedPrivilegedSessionMaxAge
+            ? null
+            : new SeeOther(StartFlow(s.PublicBaseUrl, s.Paths.Sessions + "?notice=signed-in-again", refresh: "true"));
+    }
 
     private static async Task<IResult> EndOneAsync(HttpContext context, [AsParameters] UserPageServices s)
     {
         if (await SignedInFormAsync(context, s) is not { } current)
             return FormRejected(context, s);
+        if (RequireRecentSignIn(current, s) is { } again)
+            return again;
         var form = await context.Request.ReadFormAsync();
         if (!Guid.TryParse(form["session_id"], out var sessionId))
             return Render<ErrorPage>(new { Title = "Nothing was ended", Reason = "The form did not name a session.", Stylesheet = s.Paths.Assets, Continue = s.Paths.Sessions, ContinueText = "Back to your sessions" },
@@ -167,6 +183,8 @@ public static class UserPages
     {
         if (await SignedInFormAsync(context, s) is not { } current)
             return FormRejected(context, s);
+        if (RequireRecentSignIn(current, s) is { } again)
+            return again;
         var count = await s.Own.EndOthersAsync(current);
         return new SeeOther($"{s.Paths.Sessions}?notice=ended-others&count={count}");
     }

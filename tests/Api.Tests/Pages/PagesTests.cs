@@ -131,6 +131,34 @@ public sealed partial class PagesTests(DevNodeFixture fixture) : IClassFixture<D
     }
 
     [Fact]
+    public async Task Ending_sessions_needs_a_recent_sign_in()
+    {
+        var identity = await Node.CreatePasswordIdentityAsync();
+        var mine = await Node.LoginBrowserAsync(identity);
+        var other = await Node.LoginBrowserAsync(identity);
+        var (antiforgeryCookie, token) = FormToken(await GetAsync(Node.Public("/ui/sessions"), mine));
+        Node.Clock.Advance(TimeSpan.FromMinutes(16));
+
+        // A cookie signed in 16 minutes ago (the default limit is 15) is asked to confirm it is its owner first.
+        var asked = await PostAsync(Node.Public("/ui/sessions/end-others"), LoginHelpers.JoinCookies(mine, antiforgeryCookie), ("anti_forgery_token", token));
+        Assert.Equal(HttpStatusCode.SeeOther, asked.Status);
+        var again = asked.Header("Location")!;
+        Assert.StartsWith(Node.PublicBase() + "self-service/login/browser?return_to=", again);
+        Assert.EndsWith("&refresh=true", again);
+        Assert.Equal(HttpStatusCode.OK, (await Node.WhoamiAsync(("Cookie", other))).Status);
+
+        // The password again (a refresh flow on the same session), and the same form works.
+        var flow = await Node.NewBrowserFlowAsync(new Uri(again).Query, mine);
+        var renewed = await Node.SubmitBrowserFormAsync(flow, identity.Email, identity.Password, mine);
+        Assert.Equal(HttpStatusCode.SeeOther, renewed.Status);
+        Assert.EndsWith("ui/sessions?notice=signed-in-again", renewed.Header("Location"));
+        mine = LoginHelpers.SessionCookiePair(renewed);
+        var ended = await PostAsync(Node.Public("/ui/sessions/end-others"), LoginHelpers.JoinCookies(mine, antiforgeryCookie), ("anti_forgery_token", token));
+        Assert.EndsWith("ui/sessions?notice=ended-others&count=1", ended.Header("Location"));
+        Assert.Equal(HttpStatusCode.Unauthorized, (await Node.WhoamiAsync(("Cookie", other))).Status);
+    }
+
+    [Fact]
     public async Task Bad_input_to_the_pages_gets_a_4xx_or_a_new_flow()
     {
         Assert.Equal(HttpStatusCode.SeeOther, (await GetAsync(Node.Public("/ui/login?flow=not-a-flow"))).Status);
