@@ -47,6 +47,7 @@ public static class SessionApi
         services.AddIdentities(configuration);
         services.AddLoginApi(configuration);
         services.AddSingleton<OwnSessions>();
+        services.AddSingleton<TrustedOrigins>();
         services.AddSingleton<BrowserLogout>();
         services.AddPages();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<MatcherPolicy, SurfaceMatcherPolicy>());

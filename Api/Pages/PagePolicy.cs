@@ -1,5 +1,3 @@
-using OrleansSessions.Api.Login;
-using OrleansSessions.Json;
 
 namespace OrleansSessions.Api.Pages;
 
@@ -13,21 +11,9 @@ public sealed class PagePolicy
 {
     private readonly string _contentSecurityPolicy;
 
-    public PagePolicy(IOptions<SelfServiceSettings> selfService, IOptions<JsonRenderingOptions> rendering)
-    {
-        var settings = selfService.Value;
-        string?[] destinations =
-        [
-            rendering.Value.PublicBaseUrl, settings.DefaultBrowserReturnUrl, settings.Flows.Login.UiUrl,
-            settings.Flows.Login.After.DefaultBrowserReturnUrl, settings.Flows.Logout.After.DefaultBrowserReturnUrl,
-            .. settings.AllowedReturnUrls,
-        ];
-        var origins = destinations
-            .Select(url => url is not null && Uri.TryCreate(url, UriKind.Absolute, out var uri) ? uri.GetLeftPart(UriPartial.Authority) : null)
-            .OfType<string>().Distinct(StringComparer.OrdinalIgnoreCase);
+    public PagePolicy(Sessions.TrustedOrigins origins) =>
         _contentSecurityPolicy = "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; frame-ancestors 'none'; "
-            + "form-action 'self' " + string.Join(' ', origins);
-    }
+            + "form-action 'self' " + string.Join(' ', origins.All);
 
     public string ContentSecurityPolicy => _contentSecurityPolicy;
 

@@ -23,6 +23,7 @@ public static class SelfServiceSessionsApi
     public readonly record struct SelfServiceServices(
         RequestSessions Sessions,
         OwnSessions Own,
+        TrustedOrigins Origins,
         TimeProvider Clock,
         IOptions<SessionSettings> SessionOptions,
         IOptions<JsonRenderingOptions> Rendering);
@@ -53,12 +54,23 @@ public static class SelfServiceSessionsApi
         return SessionResults.List(listed.Sessions, SessionJsonShape.Full, now, s.Rendering.Value.PublicBaseUrl);
     }
 
+    /// <summary>
+    /// A change authenticated by the cookie must come from one of our own origins: the cookie's <c>SameSite=Lax</c> keeps
+    /// it off other sites' requests in today's browsers, and this refuses what a browser marks as coming from elsewhere
+    /// (a sibling subdomain is same-site for the cookie, but not one of our origins). Tokens are not sent by browsers on
+    /// their own, so token-authenticated calls need no such check.
+    /// </summary>
+    private static OryErrorResult? CrossSiteWithCookie(HttpRequest request, Login.CurrentSession current, SelfServiceServices s) =>
+        current.Credential.Carrier == SessionChannel.Browser && s.Origins.IsCrossSite(request) ? new OryErrorResult(TrustedOrigins.CrossSite) : null;
+
     /// <summary>Revokes every other session of the caller's identity: <c>{"count": N}</c>.</summary>
     private static async Task<IResult> DisableMyOtherSessionsAsync(HttpContext context, [AsParameters] SelfServiceServices s)
     {
         var (current, _) = await s.Sessions.FindAsync(context.Request, requireHighestAal: false);
         if (current is null)
             return new OryErrorResult(NoSessionFound);
+        if (CrossSiteWithCookie(context.Request, current, s) is { } refused)
+            return refused;
         var count = await s.Own.EndOthersAsync(current);
         return new JsonWriterResult(StatusCodes.Status200OK, w =>
         {
@@ -77,6 +89,8 @@ public static class SelfServiceSessionsApi
         var (current, _) = await s.Sessions.FindAsync(context.Request, requireHighestAal: false);
         if (current is null)
             return new OryErrorResult(NoSessionFound);
+        if (CrossSiteWithCookie(context.Request, current, s) is { } refused)
+            return refused;
         if (!SessionParameters.TryParseUuid(id, out var sessionId, out var error))
             return new OryErrorResult(error!);
         return await s.Own.EndAsync(current, sessionId) ? TypedResults.NoContent() : new OryErrorResult(CannotRevokeCurrent);
