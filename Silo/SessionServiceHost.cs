@@ -47,8 +47,8 @@ public static class SessionServiceHost
             kestrel.Limits.MaxRequestBodySize = 1024 * 1024;
             // A silo of the split mode serves no API: its admin listener answers health only.
             if (role.ServesApi())
-                Listen(kestrel, serve.Public, ApiSurface.Public);
-            Listen(kestrel, serve.Admin, ApiSurface.Admin);
+                Listen(kestrel, serve.Public, ApiSurface.Public, "serve:public");
+            Listen(kestrel, serve.Admin, ApiSurface.Admin, "serve:admin");
         });
 
         var regions = RegionSettings.Read(configuration, store.IsPostgres);
@@ -236,7 +236,7 @@ public static class SessionServiceHost
         services.AddSingleton<IStoreFailures>(sp => sp.GetRequiredService<TStore>());
     }
 
-    private static void Listen(KestrelServerOptions kestrel, ListenerOptions listener, ApiSurface surface)
+    private static void Listen(KestrelServerOptions kestrel, ListenerOptions listener, ApiSurface surface, string section)
     {
         var address = listener.Host switch
         {
@@ -244,7 +244,14 @@ public static class SessionServiceHost
             "*" or "0.0.0.0" or "" => IPAddress.Any,
             _ => IPAddress.Parse(listener.Host),
         };
-        kestrel.Listen(address, listener.Port, options => options.Use(ApiSurfaces.Tag(surface)));
+        // Loaded once, here: a missing file or key stops the node at start-up.
+        var certificate = listener.Tls.IsEnabled ? listener.Tls.Load(section) : null;
+        kestrel.Listen(address, listener.Port, options =>
+        {
+            options.Use(ApiSurfaces.Tag(surface));
+            if (certificate is not null)
+                options.UseHttps(certificate);
+        });
     }
 
     private static void AnnounceReady(WebApplication app, NodeRole role, StoreOptions store)

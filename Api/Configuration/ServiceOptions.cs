@@ -13,7 +13,10 @@ public sealed class ListenerOptions
     [ConfigurationKeyName("base_url")]
     public string? BaseUrl { get; set; }
 
-    public string EffectiveBaseUrl => (BaseUrl ?? $"http://{Host}:{Port}/").TrimEnd('/') + "/";
+    /// <summary>HTTPS on this listener when a certificate is configured.</summary>
+    public ListenerTls Tls { get; set; } = new();
+
+    public string EffectiveBaseUrl => (BaseUrl ?? $"{(Tls.IsEnabled ? "https" : "http")}://{Host}:{Port}/").TrimEnd('/') + "/";
 }
 
 /// <summary>Configuration section <c>serve</c>.</summary>

@@ -25,15 +25,31 @@ public sealed record AdminAnswer(int Status, JsonElement? Body)
 /// </summary>
 public sealed class AdminApiClient : IDisposable
 {
-    private readonly HttpClient _http = new(new SocketsHttpHandler
+    private readonly HttpClient _http;
+
+    public AdminApiClient(IOptions<Configuration.ServeOptions> serve)
     {
-        UseCookies = false,
-        AllowAutoRedirect = false,
-        PooledConnectionLifetime = TimeSpan.FromMinutes(2),
-    })
-    {
-        Timeout = TimeSpan.FromSeconds(15),
-    };
+        // Over HTTPS the page calls its own listener: the certificate it presents is this node's own, trusted as such
+        // (a self-signed one included) and compared by its hash; any other needs a chain the machine trusts.
+        var tls = serve.Value.Admin.Tls;
+        var own = new Lazy<byte[]?>(() => tls.IsEnabled ? tls.Load("serve:admin").GetCertHash(System.Security.Cryptography.HashAlgorithmName.SHA256) : null);
+        _http = new HttpClient(new SocketsHttpHandler
+        {
+            UseCookies = false,
+            AllowAutoRedirect = false,
+            PooledConnectionLifetime = TimeSpan.FromMinutes(2),
+            SslOptions =
+            {
+                RemoteCertificateValidationCallback = (_, certificate, _, errors) =>
+                    errors == System.Net.Security.SslPolicyErrors.None
+                    || (certificate is not null && own.Value is { } hash
+                        && certificate.GetCertHash(System.Security.Cryptography.HashAlgorithmName.SHA256).AsSpan().SequenceEqual(hash)),
+            },
+        })
+        {
+            Timeout = TimeSpan.FromSeconds(15),
+        };
+    }
 
     public Task<AdminAnswer> GetAsync(HttpContext page, string path) => SendAsync(page, HttpMethod.Get, path, null);
 
