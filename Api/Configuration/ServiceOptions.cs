@@ -62,6 +62,13 @@ public sealed class SessionSettings
             throw new OptionsValidationException("session:lifespan", typeof(SessionSettings), ["session:lifespan must be positive."]);
         _earliestPossibleExtend = EarliestPossibleExtendText is null ? _lifespan
             : GoDuration.Parse(EarliestPossibleExtendText, "session:earliest_possible_extend");
+        // Browsers keep a __Host- cookie only when it is Secure, on Path=/ and without Domain; __Secure- needs Secure.
+        if (Cookie.HasHostPrefix && (!string.IsNullOrEmpty(Cookie.Domain) || Cookie.Path != "/" || Cookie.Secure == false))
+            throw new OptionsValidationException("session:cookie:name", typeof(SessionSettings),
+                ["A session cookie named __Host-… needs session:cookie:path=/, no session:cookie:domain, and session:cookie:secure not false."]);
+        if (Cookie.HasSecurePrefix && Cookie.Secure == false)
+            throw new OptionsValidationException("session:cookie:name", typeof(SessionSettings),
+                ["A session cookie named __Secure-… needs session:cookie:secure not false."]);
         if (Whoami.RequiredAal is not ("highest_available" or AuthenticatorAssurance.Aal1))
             throw new OptionsValidationException("session:whoami:required_aal", typeof(SessionSettings),
                 ["session:whoami:required_aal must be highest_available or aal1."]);
@@ -90,8 +97,12 @@ public sealed class SessionCookieOptions
     [ConfigurationKeyName("same_site")]
     public string SameSite { get; set; } = "Lax";
 
-    /// <summary>Unset: secure unless in dev mode.</summary>
+    /// <summary>Unset: secure unless in dev mode (always with a <c>__Host-</c> or <c>__Secure-</c> name).</summary>
     public bool? Secure { get; set; }
+
+    public bool HasHostPrefix => Name.StartsWith("__Host-", StringComparison.Ordinal);
+
+    public bool HasSecurePrefix => HasHostPrefix || Name.StartsWith("__Secure-", StringComparison.Ordinal);
 
     /// <summary>When true (default) the cookie carries Max-Age until the session expires.</summary>
     public bool Persistent { get; set; } = true;

@@ -87,7 +87,8 @@ public sealed class SessionCookie(IDataProtectionProvider protection, IOptions<S
         HttpOnly = true,
         Path = _options.Path,
         Domain = string.IsNullOrEmpty(_options.Domain) ? null : _options.Domain,
-        Secure = _options.Secure ?? !dev.Enabled,
+        // A prefixed name is only kept by browsers when Secure (a dev node on plain HTTP then needs HTTPS or another name).
+        Secure = _options.HasSecurePrefix || (_options.Secure ?? !dev.Enabled),
         SameSite = Enum.TryParse<SameSiteMode>(_options.SameSite, ignoreCase: true, out var mode) ? mode : SameSiteMode.Lax,
     };
 }

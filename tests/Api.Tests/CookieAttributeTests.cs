@@ -10,22 +10,6 @@ public sealed class CookieAttributeTests(DevNodeFixture dev, ProductionNodeFixtu
     : IClassFixture<DevNodeFixture>, IClassFixture<ProductionNodeFixture>
 {
     /// <summary>The cookie's name=value and its attributes (names lower-cased; flags map to "").</summary>
-    private sealed record SetCookie(string Name, string Value, IReadOnlyDictionary<string, string> Attributes)
-    {
-        public static SetCookie Parse(string header)
-        {
-            var parts = header.Split(';').Select(p => p.Trim()).ToArray();
-            var equals = parts[0].IndexOf('=');
-            var attributes = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
-            foreach (var part in parts.Skip(1))
-            {
-                var eq = part.IndexOf('=');
-                attributes[eq < 0 ? part.ToLowerInvariant() : part[..eq].Trim().ToLowerInvariant()] = eq < 0 ? "" : part[(eq + 1)..].Trim();
-            }
-            return new SetCookie(parts[0][..equals], parts[0][(equals + 1)..], attributes);
-        }
-    }
-
     private static SetCookie SessionCookie(IssuedSession issued)
     {
         var header = Assert.Single(issued.SetCookies, c => c.StartsWith(ServiceNode.CookieName + "=", StringComparison.Ordinal));
