@@ -13,14 +13,14 @@ public sealed class TrustedOrigins
 {
     private readonly HashSet<string> _origins;
 
-    public TrustedOrigins(IOptions<SelfServiceSettings> selfService, IOptions<JsonRenderingOptions> rendering)
+    public TrustedOrigins(IOptions<SelfServiceSettings> selfService, IOptions<JsonRenderingOptions> rendering, IOptions<Configuration.CorsSettings> cors)
     {
         var settings = selfService.Value;
         string?[] urls =
         [
             rendering.Value.PublicBaseUrl, settings.DefaultBrowserReturnUrl, settings.Flows.Login.UiUrl,
             settings.Flows.Login.After.DefaultBrowserReturnUrl, settings.Flows.Logout.After.DefaultBrowserReturnUrl,
-            .. settings.AllowedReturnUrls,
+            .. settings.AllowedReturnUrls, .. cors.Value.ExactOrigins,
         ];
         _origins = new HashSet<string>(
             urls.Select(url => url is not null && Uri.TryCreate(url, UriKind.Absolute, out var uri) ? uri.GetLeftPart(UriPartial.Authority) : null).OfType<string>(),
