@@ -48,6 +48,10 @@ public static class SessionApi
         services.AddLoginApi(configuration);
         services.AddSingleton<OwnSessions>();
         services.AddSingleton<TrustedOrigins>();
+        services.AddOptions<CorsSettings>().Bind(configuration.GetSection(CorsSettings.Section));
+        var cors = configuration.GetSection(CorsSettings.Section).Get<CorsSettings>() ?? new CorsSettings();
+        if (cors.Enabled)
+            services.AddCors(options => options.AddPolicy(CorsSettings.Policy, cors.Build()));
         services.AddSingleton<BrowserLogout>();
         services.AddPages();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<MatcherPolicy, SurfaceMatcherPolicy>());
@@ -59,11 +63,16 @@ public static class SessionApi
     public static WebApplication MapSessionApi(this WebApplication app)
     {
         UseErrorEnvelope(app);
+        app.Use(AddMissingHost);
         app.Use(AddAdminPrefix);
         // Resolved now, so that a node without admin keys outside dev mode (or with a malformed trusted proxy) does not start.
         app.Use(app.Services.GetRequiredService<AdminKeys>().GuardAsync);
+        app.Use(RejectUndecodableFormCharset);
         app.Services.GetRequiredService<Devices>();
         app.UseRouting();
+        // CORS on the public listener only, and only when configured (serve:public:cors:enabled).
+        if (app.Services.GetRequiredService<IOptions<CorsSettings>>().Value.Enabled)
+            app.UseWhen(context => ApiSurfaces.Of(context) == ApiSurface.Public, branch => branch.UseCors(CorsSettings.Policy));
         MapHealth(app);
 
         app.MapWhoamiApi().OnSurface(ApiSurface.Public);
@@ -129,6 +138,49 @@ public static class SessionApi
             : new OryErrorResult(new OryError(StatusCodes.Status503ServiceUnavailable, "The service is not ready") { Reason = problem });
     }
 
+    /// <summary>
+    /// An HTTP/1.0 request may come without Host (Kestrel accepts it, as Go's server does): its target URI then has
+    /// the authority of the listener it reached (RFC 9112, section 3.3), so that nothing downstream (the pages' base
+    /// URI, say) is handed an empty host.
+    /// </summary>
+    private static Task AddMissingHost(HttpContext context, RequestDelegate next)
+    {
+        if (!context.Request.Host.HasValue && context.Connection.LocalIpAddress is { } address)
+        {
+            if (address.IsIPv4MappedToIPv6)
+                address = address.MapToIPv4();
+            var host = address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{address}]" : address.ToString();
+            context.Request.Host = new HostString(host, context.Connection.LocalPort);
+        }
+        return next(context);
+    }
+
+    private static readonly OryError UndecodableCharset = new(StatusCodes.Status415UnsupportedMediaType, "Unsupported Media Type")
+    {
+        Reason = "The form's charset cannot be decoded; send it as UTF-8.",
+    };
+
+    /// <summary>
+    /// A form in a charset .NET refuses to decode (UTF-7, disabled since .NET 5: reading the form throws
+    /// NotSupportedException) is a 415 before anything reads it.
+    /// </summary>
+    private static Task RejectUndecodableFormCharset(HttpContext context, RequestDelegate next)
+    {
+        if (context.Request.HasFormContentType
+            && Microsoft.Net.Http.Headers.MediaTypeHeaderValue.TryParse(context.Request.ContentType, out var type))
+        {
+            try
+            {
+                _ = type.Encoding;
+            }
+            catch (NotSupportedException)
+            {
+                return UndecodableCharset.WriteAsync(context);
+            }
+        }
+        return next(context);
+    }
+
     /// <summary>As Kratos, the admin listener also answers its routes without the <c>/admin</c> prefix.</summary>
     private static Task AddAdminPrefix(HttpContext context, RequestDelegate next)
     {
@@ -155,6 +207,9 @@ public static class SessionApi
         var exception = context.Features.Get<IExceptionHandlerFeature>()?.Error;
         if (exception is BadHttpRequestException bad)
             return OryError.ForStatus(bad.StatusCode).WriteAsync(context);
+        // The anti-forgery check of a page's form could not read the form (a form over its limits, a broken body).
+        if (exception is Microsoft.AspNetCore.Antiforgery.AntiforgeryValidationException)
+            return OryError.BadRequest("The form could not be read.").WriteAsync(context);
         var log = context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("OrleansSessions.Api");
         var route = context.GetEndpoint()?.DisplayName ?? "(no route)";
         // SiloUnavailableException is an OrleansMessageRejectionException: the call's target silo died or left.

@@ -100,15 +100,17 @@ public static class IdentitiesAdminApi
     {
         if (!TryParseId(id, out var identityId, out var idError))
             return idError;
+        var (document, bodyError) = await JsonBody.ReadAsync(request);
+        if (document is null)
+            return new OryErrorResult(bodyError!);
         JsonNode? body;
-        try
-        {
-            body = await JsonNode.ParseAsync(request.Body, documentOptions: new JsonDocumentOptions { MaxDepth = 64 }, cancellationToken: request.HttpContext.RequestAborted);
-        }
-        catch (JsonException)
-        {
-            return new OryErrorResult(OryError.BadRequest("The request body is not valid JSON."));
-        }
+        using (document)
+            body = document.RootElement.ValueKind switch
+            {
+                JsonValueKind.Object => JsonObject.Create(document.RootElement.Clone()),
+                JsonValueKind.Array => JsonArray.Create(document.RootElement.Clone()),
+                _ => JsonValue.Create(document.RootElement.Clone()),
+            };
         if (!JsonPatch.TryParse(body, out var operations, out var patchError))
             return new OryErrorResult(OryError.BadRequest(patchError!));
         foreach (var operation in operations)

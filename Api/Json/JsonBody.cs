@@ -10,6 +10,24 @@ public static class JsonBody
 
     public static async Task<(JsonDocument? Document, OryError? Error)> ReadObjectAsync(HttpRequest request)
     {
+        var (document, error) = await ReadAsync(request);
+        if (document is null)
+            return (null, error);
+        if (document.RootElement.ValueKind != JsonValueKind.Object)
+        {
+            document.Dispose();
+            return (null, OryError.BadRequest("The request body must be a JSON object."));
+        }
+        return (document, null);
+    }
+
+    /// <summary>
+    /// Reads a request body that must be JSON of any kind, and Unicode text throughout: System.Text.Json does not
+    /// check the UTF-8 of names and strings while parsing (nor escaped lone surrogates), and reading such a name or
+    /// string later throws, so a body with one is refused here, once, with a 400.
+    /// </summary>
+    public static async Task<(JsonDocument? Document, OryError? Error)> ReadAsync(HttpRequest request)
+    {
         JsonDocument document;
         try
         {
@@ -19,12 +37,53 @@ public static class JsonBody
         {
             return (null, OryError.BadRequest("The request body is not valid JSON."));
         }
-        if (document.RootElement.ValueKind != JsonValueKind.Object)
+        catch (IOException e) when (e is not BadHttpRequestException)
+        {
+            // Kestrel's own framing errors that are not a BadHttpRequestException (that one, an IOException too, keeps
+            // its status: 413 for a body over the limit): a chunk size that overflows ("Bad chunk size data").
+            return (null, OryError.BadRequest("The request body could not be read."));
+        }
+        if (!IsUnicode(document.RootElement))
         {
             document.Dispose();
-            return (null, OryError.BadRequest("The request body must be a JSON object."));
+            return (null, OryError.BadRequest("The request body must be valid Unicode text: UTF-8, without lone surrogates."));
         }
         return (document, null);
+    }
+
+    /// <summary>Every name and string can be read as text (reading throws InvalidOperationException otherwise).</summary>
+    private static bool IsUnicode(JsonElement element)
+    {
+        try
+        {
+            Touch(element);
+            return true;
+        }
+        catch (InvalidOperationException)
+        {
+            return false;
+        }
+
+        static void Touch(JsonElement element)
+        {
+            switch (element.ValueKind)
+            {
+                case JsonValueKind.Object:
+                    foreach (var property in element.EnumerateObject())
+                    {
+                        _ = property.Name;
+                        Touch(property.Value);
+                    }
+                    break;
+                case JsonValueKind.Array:
+                    foreach (var item in element.EnumerateArray())
+                        Touch(item);
+                    break;
+                case JsonValueKind.String:
+                    _ = element.GetString();
+                    break;
+            }
+        }
     }
 
     /// <summary>An optional string member: absent or null gives null; any other kind is an error.</summary>

@@ -60,8 +60,10 @@ public sealed record LoginSubmission(string? Method, string? Identifier, string?
         {
             form = await request.ReadFormAsync(request.HttpContext.RequestAborted);
         }
-        catch (InvalidDataException)
+        catch (Exception e) when (e is InvalidDataException || (e is IOException && e is not BadHttpRequestException))
         {
+            // Form limits and malformed forms; a broken chunked body (Kestrel's "Bad chunk size data" is an IOException;
+            // a BadHttpRequestException, a 413 say, keeps its own status).
             return (null, OryError.BadRequest("The form body could not be read."));
         }
         var values = new Dictionary<string, string?>();

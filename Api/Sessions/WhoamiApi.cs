@@ -125,15 +125,21 @@ public static class WhoamiApi
         response.StatusCode = StatusCodes.Status200OK;
         response.Headers.ContentType = "application/json; charset=utf-8";
         response.Headers[IdentityIdHeader] = answer.IdentityId;
-        if (WriteBody(response, body, HttpMethods.IsHead(context.Request.Method)))
+        // Ordinal: methods are case-sensitive (RFC 9110), and Kestrel frames "head" as a request that expects a body;
+        // HttpMethods.IsHead ignores case, and a "head" whoami promised 792 bytes and sent none (Kestrel's 500).
+        // A 2xx answer to CONNECT has no content at all (RFC 9110, 9.3.6): Kestrel refuses a Content-Length on one.
+        var method = context.Request.Method;
+        var connect = string.Equals(method, HttpMethods.Connect, StringComparison.Ordinal);
+        if (WriteBody(response, body, headOnly: connect || string.Equals(method, HttpMethods.Head, StringComparison.Ordinal), withLength: !connect))
             await response.BodyWriter.FlushAsync();
     }
 
-    /// <summary>Sets the length and (unless <paramref name="headOnly"/>) writes the body into the response's pipe; true when something was written.</summary>
-    private static bool WriteBody(HttpResponse response, WhoamiBody body, bool headOnly)
+    /// <summary>Sets the length (unless not <paramref name="withLength"/>) and (unless <paramref name="headOnly"/>) writes the body into the response's pipe; true when something was written.</summary>
+    private static bool WriteBody(HttpResponse response, WhoamiBody body, bool headOnly, bool withLength = true)
     {
         var written = body.Written();
-        response.ContentLength = written.Length;
+        if (withLength)
+            response.ContentLength = written.Length;
         if (headOnly)
             return false;
         response.BodyWriter.Write(written);
