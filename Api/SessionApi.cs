@@ -33,6 +33,7 @@ public static class SessionApi
         services.AddSingleton(new DevMode(dev));
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton(Regions.RegionMap.None);
+        services.TryAddSingleton(ListenerCertificates.None);
         services.AddSingleton<SessionCookie>();
         services.AddSingleton<OpenedCookies>();
         services.AddSingleton<SessionCredentials>();

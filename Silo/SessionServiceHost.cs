@@ -1,3 +1,4 @@
+using System.Security.Cryptography.X509Certificates;
 using System.Net;
 using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.DataProtection.KeyManagement;
@@ -41,14 +42,17 @@ public static class SessionServiceHost
         store.DataDirectory = Path.Combine(builder.Environment.ContentRootPath, store.DataDirectory);
         var orleans = configuration.GetSection(OrleansSettings.Section).Get<OrleansSettings>() ?? new OrleansSettings();
 
+        // Loaded once, here: a missing file or key stops the node at start-up; the admin page's client trusts the admin one.
+        var certificates = ListenerCertificates.Load(serve);
+        builder.Services.AddSingleton(certificates);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
             kestrel.Limits.MaxRequestBodySize = 1024 * 1024;
             // A silo of the split mode serves no API: its admin listener answers health only.
             if (role.ServesApi())
-                Listen(kestrel, serve.Public, ApiSurface.Public, "serve:public");
-            Listen(kestrel, serve.Admin, ApiSurface.Admin, "serve:admin");
+                Listen(kestrel, serve.Public, ApiSurface.Public, certificates.Public);
+            Listen(kestrel, serve.Admin, ApiSurface.Admin, certificates.Admin);
         });
 
         var regions = RegionSettings.Read(configuration, store.IsPostgres);
@@ -236,7 +240,7 @@ public static class SessionServiceHost
         services.AddSingleton<IStoreFailures>(sp => sp.GetRequiredService<TStore>());
     }
 
-    private static void Listen(KestrelServerOptions kestrel, ListenerOptions listener, ApiSurface surface, string section)
+    private static void Listen(KestrelServerOptions kestrel, ListenerOptions listener, ApiSurface surface, X509Certificate2? certificate)
     {
         var address = listener.Host switch
         {
@@ -244,8 +248,6 @@ public static class SessionServiceHost
             "*" or "0.0.0.0" or "" => IPAddress.Any,
             _ => IPAddress.Parse(listener.Host),
         };
-        // Loaded once, here: a missing file or key stops the node at start-up.
-        var certificate = listener.Tls.IsEnabled ? listener.Tls.Load(section) : null;
         kestrel.Listen(address, listener.Port, options =>
         {
             options.Use(ApiSurfaces.Tag(surface));

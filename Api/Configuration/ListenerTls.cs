@@ -63,6 +63,18 @@ public sealed class ListenerTls
         new(section + ":tls", typeof(ListenerTls), [message]);
 }
 
+/// <summary>The certificates of the two listeners, loaded once at start-up (null: plain HTTP).</summary>
+public sealed record ListenerCertificates(System.Security.Cryptography.X509Certificates.X509Certificate2? Public,
+    System.Security.Cryptography.X509Certificates.X509Certificate2? Admin)
+{
+    public static readonly ListenerCertificates None = new(null, null);
+
+    /// <summary>Loads what <paramref name="serve"/> configures; a missing file or key stops start-up with the key's name.</summary>
+    public static ListenerCertificates Load(ServeOptions serve) => new(
+        serve.Public.Tls.IsEnabled ? serve.Public.Tls.Load("serve:public") : null,
+        serve.Admin.Tls.IsEnabled ? serve.Admin.Tls.Load("serve:admin") : null);
+}
+
 public sealed class TlsFile
 {
     public string? Path { get; set; }

@@ -23,7 +23,7 @@ public sealed class LoginThrottle(IGrainFactory grains, Devices devices, IOption
     public async Task<(LoginAttempt? Attempt, TimeSpan RetryAfter)> BeginAsync(HttpContext context, string subject)
     {
         var id = Guid.NewGuid();
-        var address = "address:" + (devices.Of(context).IpAddress ?? "unknown");
+        var address = "address:" + (devices.ClientAddress(context)?.ToString() ?? "unknown");
         var bySubject = grains.GetGrain<ILoginThrottleGrain>(subject);
         var byAddress = grains.GetGrain<ILoginThrottleGrain>(address);
         var subjectDecision = await bySubject.BeginAsync(id, _perIdentifier);

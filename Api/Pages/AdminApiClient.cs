@@ -27,12 +27,11 @@ public sealed class AdminApiClient : IDisposable
 {
     private readonly HttpClient _http;
 
-    public AdminApiClient(IOptions<Configuration.ServeOptions> serve)
+    public AdminApiClient(Configuration.ListenerCertificates certificates)
     {
         // Over HTTPS the page calls its own listener: the certificate it presents is this node's own, trusted as such
         // (a self-signed one included) and compared by its hash; any other needs a chain the machine trusts.
-        var tls = serve.Value.Admin.Tls;
-        var own = new Lazy<byte[]?>(() => tls.IsEnabled ? tls.Load("serve:admin").GetCertHash(System.Security.Cryptography.HashAlgorithmName.SHA256) : null);
+        var own = certificates.Admin?.GetCertHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
         _http = new HttpClient(new SocketsHttpHandler
         {
             UseCookies = false,
@@ -42,7 +41,7 @@ public sealed class AdminApiClient : IDisposable
             {
                 RemoteCertificateValidationCallback = (_, certificate, _, errors) =>
                     errors == System.Net.Security.SslPolicyErrors.None
-                    || (certificate is not null && own.Value is { } hash
+                    || (certificate is not null && own is { } hash
                         && certificate.GetCertHash(System.Security.Cryptography.HashAlgorithmName.SHA256).AsSpan().SequenceEqual(hash)),
             },
         })

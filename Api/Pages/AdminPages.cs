@@ -70,9 +70,9 @@ public static class AdminPages
     {
         var query = context.Request.Query["q"].ToString().Trim();
         if (query.Length == 0)
-            return UserPages.Render<AdminSearchPage>(new { Stylesheet = AdminPaths.Stylesheet });
+            return PagePolicy.Render<AdminSearchPage>(new { Stylesheet = AdminPaths.Stylesheet });
         if (query.Length > 512)
-            return UserPages.Render<AdminSearchPage>(new { Query = query[..512], Problem = "That is longer than any identifier.", Stylesheet = AdminPaths.Stylesheet },
+            return PagePolicy.Render<AdminSearchPage>(new { Query = query[..512], Problem = "That is longer than any identifier.", Stylesheet = AdminPaths.Stylesheet },
                 StatusCodes.Status400BadRequest);
 
         var results = new List<AdminIdentitySummary>();
@@ -91,7 +91,7 @@ public static class AdminPages
             foreach (var identity in found.EnumerateArray())
                 if (results.All(r => r.Id != identity.GetProperty("id").GetGuid()))
                     results.Add(AdminIdentitySummary.Read(identity));
-        return UserPages.Render<AdminSearchPage>(new
+        return PagePolicy.Render<AdminSearchPage>(new
         {
             Query = query,
             Results = (IReadOnlyList<AdminIdentitySummary>)results,
@@ -116,7 +116,7 @@ public static class AdminPages
         if (sessions.Body is { ValueKind: JsonValueKind.Array } list)
             foreach (var session in list.EnumerateArray())
                 rows.Add(Row(session, s.Agents));
-        return UserPages.Render<AdminIdentityPage>(new
+        return PagePolicy.Render<AdminIdentityPage>(new
         {
             Identity = AdminIdentityView.Read(body),
             Sessions = (IReadOnlyList<SessionRow>)rows,
@@ -143,7 +143,7 @@ public static class AdminPages
             return FormExpired(identityId);
         var state = (await context.Request.ReadFormAsync())["state"].ToString();
         if (state is not ("active" or "inactive"))
-            return UserPages.Render<ErrorPage>(new { Title = "Nothing was changed", Reason = "The form asked for an unknown state.", Stylesheet = AdminPaths.Stylesheet,
+            return PagePolicy.Render<ErrorPage>(new { Title = "Nothing was changed", Reason = "The form asked for an unknown state.", Stylesheet = AdminPaths.Stylesheet,
                 Continue = AdminPaths.Identity(identityId), ContinueText = "Back to the identity" }, StatusCodes.Status400BadRequest);
         var patch = JsonSerializer.Serialize(new[] { new { op = "replace", path = "/state", value = state } });
         var answer = await s.Api.SendAsync(context, HttpMethod.Patch, $"identities/{identityId}", patch);
@@ -191,16 +191,16 @@ public static class AdminPages
     }
 
     private static IResult NotFound() =>
-        UserPages.Render<ErrorPage>(new { Title = "No such identity", Reason = "No identity has that id.", Stylesheet = AdminPaths.Stylesheet,
+        PagePolicy.Render<ErrorPage>(new { Title = "No such identity", Reason = "No identity has that id.", Stylesheet = AdminPaths.Stylesheet,
             Continue = AdminPaths.Search, ContinueText = "Find a user" }, StatusCodes.Status404NotFound);
 
     private static IResult FormExpired(Guid identityId) =>
-        UserPages.Render<ErrorPage>(new { Title = "Nothing was changed", Reason = "That form had expired. Open the page again and retry.", Stylesheet = AdminPaths.Stylesheet,
+        PagePolicy.Render<ErrorPage>(new { Title = "Nothing was changed", Reason = "That form had expired. Open the page again and retry.", Stylesheet = AdminPaths.Stylesheet,
             Continue = AdminPaths.Identity(identityId), ContinueText = "Back to the identity" }, StatusCodes.Status400BadRequest);
 
     /// <summary>The admin API refused or failed: its status (a 4xx stays a 4xx) and its reason.</summary>
     private static IResult Failed(AdminAnswer answer, Guid? identityId = null) =>
-        UserPages.Render<ErrorPage>(new
+        PagePolicy.Render<ErrorPage>(new
         {
             Title = "The admin API refused",
             Reason = answer.Problem,

@@ -42,6 +42,11 @@ public sealed class PagePolicy
         return pages;
     }
 
+    /// <summary>A page: a Razor component rendered on the server with these parameters, under this status.</summary>
+    internal static Microsoft.AspNetCore.Http.HttpResults.RazorComponentResult<T> Render<T>(object parameters, int status = StatusCodes.Status200OK)
+        where T : Microsoft.AspNetCore.Components.IComponent =>
+        new(parameters) { StatusCode = status };
+
     private static readonly byte[] Stylesheet = ReadStylesheet();
 
     /// <summary><c>site.css</c>, cacheable for a day (it changes only with the build).</summary>

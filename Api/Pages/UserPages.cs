@@ -86,7 +86,7 @@ public static class UserPages
                 flow?.Refresh == true ? "true" : null));
 
         var form = UiForm.Read(FlowJson(flow, s.PublicBaseUrl).RootElement);
-        return Render<LoginPage>(new
+        return PagePolicy.Render<LoginPage>(new
         {
             Form = form,
             SecondFactor = flow.RequestedAal == AuthenticatorAssurance.Aal2,
@@ -127,7 +127,7 @@ public static class UserPages
         var now = s.Clock.GetUtcNow();
         var others = await s.Own.ListAsync(current, 0, Listed, exceptCurrent: true, now);
         var (notice, error) = Notice(context.Request.Query);
-        return Render<SessionsPage>(new
+        return PagePolicy.Render<SessionsPage>(new
         {
             Who = IdentityNames.Of(current.Identity.Id, current.Identity.Traits),
             // This device is being seen now (its stored last-seen time is written only now and then).
@@ -173,7 +173,7 @@ public static class UserPages
             return again;
         var form = await context.Request.ReadFormAsync();
         if (!Guid.TryParse(form["session_id"], out var sessionId))
-            return Render<ErrorPage>(new { Title = "Nothing was ended", Reason = "The form did not name a session.", Stylesheet = s.Paths.Assets, Continue = s.Paths.Sessions, ContinueText = "Back to your sessions" },
+            return PagePolicy.Render<ErrorPage>(new { Title = "Nothing was ended", Reason = "The form did not name a session.", Stylesheet = s.Paths.Assets, Continue = s.Paths.Sessions, ContinueText = "Back to your sessions" },
                 StatusCodes.Status400BadRequest);
         await s.Own.EndAsync(current, sessionId);
         return new SeeOther(s.Paths.Sessions + "?notice=ended");
@@ -214,7 +214,4 @@ public static class UserPages
     private static IResult FormRejected(HttpContext context, UserPageServices s) =>
         new SeeOther(s.Paths.Sessions + "?notice=form-expired");
 
-    internal static RazorComponentResult<T> Render<T>(object parameters, int status = StatusCodes.Status200OK)
-        where T : Microsoft.AspNetCore.Components.IComponent =>
-        new(parameters) { StatusCode = status };
 }
