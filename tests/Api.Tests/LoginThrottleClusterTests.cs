@@ -4,7 +4,10 @@ using static OrleansSessions.Api.Tests.Infrastructure.LoginHelpers;
 
 namespace OrleansSessions.Api.Tests;
 
-/// <summary>Failed-attempt throttling on two nodes of one cluster: one budget, whichever node an attempt reaches.</summary>
+/// <summary>
+/// Failed-attempt throttling and one-time codes on two nodes of one cluster: one budget, and one record of spent
+/// TOTP codes, whichever node an attempt reaches.
+/// </summary>
 public sealed class LoginThrottleClusterTests(TwoPostgresNodesFixture fixture) : IClassFixture<TwoPostgresNodesFixture>
 {
     private static async Task<Answer> AttemptAsync(ServiceNode node, string identifier, string password) =>
@@ -38,5 +41,29 @@ public sealed class LoginThrottleClusterTests(TwoPostgresNodesFixture fixture) :
             var answer = await AttemptAsync(i % 2 == 0 ? fixture.A : fixture.B, identity.Email, identity.Password);
             Assert.True(answer.Status == HttpStatusCode.OK, $"login {i + 1} answered {answer}");
         }
+    }
+
+    /// <summary>
+    /// A code that signed in through one node is refused through the other like a wrong code, and the refusal is a
+    /// failed attempt: with it, nine more wrong codes spend the identity's budget of ten and the next right one waits.
+    /// </summary>
+    [Fact]
+    public async Task A_code_spent_on_one_node_is_refused_on_the_other_and_counts_as_a_failure()
+    {
+        var identity = await fixture.A.CreatePasswordIdentityAsync();
+        var secret = await fixture.A.EnableTotpAsync(identity.Id);
+        var code = fixture.A.TotpCodeNow(secret);
+        Assert.Equal(HttpStatusCode.OK, (await fixture.A.SecondFactorAsync(identity, code)).Status);
+
+        var replayed = await fixture.B.SecondFactorAsync(identity, code);
+        Assert.Equal(HttpStatusCode.BadRequest, replayed.Status);
+        Assert.Equal(4000008, TotpMessageId(replayed));
+
+        var wrong = code == "000000" ? "111111" : "000000";
+        for (var i = 0; i < 9; i++)
+            Assert.Equal(HttpStatusCode.BadRequest, (await (i % 2 == 0 ? fixture.A : fixture.B).SecondFactorAsync(identity, wrong)).Status);
+        fixture.Clock.Advance(TimeSpan.FromSeconds(30));
+        var refused = await fixture.B.SecondFactorAsync(identity, fixture.B.TotpCodeNow(secret));
+        IdentityAdmin.AssertError(refused, HttpStatusCode.TooManyRequests);
     }
 }

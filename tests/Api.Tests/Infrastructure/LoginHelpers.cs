@@ -132,6 +132,18 @@ public static class LoginHelpers
         return new NativeLogin(answer.Json);
     }
 
+    /// <summary>Signs in with the password, then submits <paramref name="code"/> to an aal2 flow of that session.</summary>
+    public static async Task<Answer> SecondFactorAsync(this ServiceNode node, PasswordIdentity identity, string code)
+    {
+        var login = await node.LoginNativeAsync(identity);
+        var flow = await node.NewNativeFlowAsync("?aal=aal2", login.TokenHeader);
+        return await node.SubmitAsync(FlowId(flow), AsJson(TotpBody(code)), login.TokenHeader);
+    }
+
+    /// <summary>The id of the message on the flow's <c>totp_code</c> field.</summary>
+    public static int TotpMessageId(Answer answer) =>
+        UiNode(answer.Json, "totp_code").GetProperty("messages")[0].GetProperty("id").GetInt32();
+
     public static Task<NativeLogin> LoginNativeAsync(this ServiceNode node, PasswordIdentity identity) =>
         node.LoginNativeAsync(identity.Email, identity.Password);
 
