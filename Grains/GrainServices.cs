@@ -40,6 +40,8 @@ public static class GrainServices
         services.AddSingleton<Regions.RegionChangeFeed>();
         services.AddHostedService(sp => sp.GetRequiredService<Regions.RegionChangeFeed>());
         services.AddHostedService<Regions.RegionHeartbeat>();
+        // Login flows and spent TOTP steps in memory only unless the host stores them (PostgreSQL: Orleans' ADO.NET storage).
+        services.TryAddKeyedSingleton<Orleans.Storage.IGrainStorage>(Login.LoginStorage.Name, Login.MemoryOnlyGrainStorage.Instance);
         services.AddSingleton<LastSeenWriter>();
         services.AddSingleton<SessionGrainServices>();
         // Identity changes reach a silo's sessions through one call per silo (IdentityGrain → every silo's service).
@@ -49,6 +51,8 @@ public static class GrainServices
         services.AddHostedService(sp => sp.GetRequiredService<LastSeenWriter>());
         // Options<TokenizerSettings> comes from the host (no templates unless configured).
         services.AddOptions<TokenizerSettings>();
+        // Private keys stored as they are unless the host seals them (key encryption).
+        services.TryAddSingleton<IPrivateKeyProtection>(PlaintextPrivateKeys.Instance);
         services.AddSingleton<TokenizerKeys>();
         services.AddSingleton<SessionTokenizer>();
         // The grain directory cache keeps no entry for a grain active on this silo (one per resident session otherwise).

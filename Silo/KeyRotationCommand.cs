@@ -1,4 +1,5 @@
 using OrleansSessions.Json;
+using OrleansSessions.Silo.KeyRing;
 using OrleansSessions.Storage;
 using OrleansSessions.Tokenizer;
 
@@ -22,18 +23,23 @@ public static class KeyRotationCommand
             return;
         }
         var now = Rfc3339.Truncate(DateTimeOffset.UtcNow);
+        var encryption = KeyEncryptionSettings.Read(configuration);
+        var createsKeys = RegionSettings.Read(configuration, options.IsPostgres).CreatesKeys;
         await using var store = options.Open();
-        await RotateAsync(store, settings, now, options);
+        // Sealed as the nodes seal them (secrets:key_encryption), so the nodes open them.
+        await using var services = KeyRingProtection.CommandServices(store, encryption, createsKeys);
+        await RotateAsync(store, services.GetRequiredService<IPrivateKeyProtection>(), settings, now, options);
     }
 
-    private static async Task RotateAsync(ISigningKeyStore store, TokenizerSettings settings, DateTimeOffset now, StoreOptions options)
+    private static async Task RotateAsync(ISigningKeyStore store, IPrivateKeyProtection protection, TokenizerSettings settings, DateTimeOffset now,
+        StoreOptions options)
     {
         var existing = await store.ListSigningKeysAsync();
         foreach (var algorithm in settings.GeneratedAlgorithms)
         {
             // The first key of an algorithm has nothing to take over from: it signs at once.
             var activatesAt = existing.Any(k => k.Algorithm == algorithm) ? now + settings.RotationLeadTime : SigningKeyRing.FirstKeyActivation;
-            var rotation = await TokenizerKeysGrain.CreateKeyAsync(store, algorithm, now, activatesAt);
+            var rotation = await TokenizerKeysGrain.CreateKeyAsync(store, protection, algorithm, now, activatesAt);
             Console.WriteLine($"New {rotation.Algorithm} key {rotation.Kid} in {options.Describe()}: published now, signs from {Rfc3339.Write(rotation.ActivatesAt)}.");
         }
     }

@@ -1,7 +1,5 @@
 using System.Security.Cryptography.X509Certificates;
 using System.Net;
-using Microsoft.AspNetCore.DataProtection;
-using Microsoft.AspNetCore.DataProtection.KeyManagement;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
@@ -45,6 +43,10 @@ public static class SessionServiceHost
         // Loaded once, here: a missing file or key stops the node at start-up; the admin page's client trusts the admin one.
         var certificates = ListenerCertificates.Load(serve);
         builder.Services.AddSingleton(certificates);
+        // Kestrel logs why it rejected a malformed request at Debug, quoting the offending line, which can be a session
+        // token or cookie header: that category never logs below Information, whatever the configured levels (a rule
+        // added after the configuration's wins over the configuration's own rule for the same category).
+        builder.Logging.AddFilter("Microsoft.AspNetCore.Server.Kestrel.BadRequests", LogLevel.Information);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
@@ -61,14 +63,10 @@ public static class SessionServiceHost
         builder.Services.AddSingleton(Options.Create(TokenizerConfiguration.Read(configuration)));
         // Every role opens the store: silos for the grains, API nodes for the cookie key ring only.
         AddStore(builder.Services, store, regions.SelfName);
-        if (role.ServesApi())
-        {
-            var protection = builder.Services.AddDataProtection().SetApplicationName("OrleansSessions");
-            // One cookie key ring for every region: created in one, replicated to the others (which must not make their own).
-            if (!regions.CreatesKeys)
-                protection.DisableAutomaticKeyGeneration();
-            builder.Services.AddOptions<KeyManagementOptions>().Configure<IKeyRingStore>((o, keys) => o.XmlRepository = new KeyRingXmlRepository(keys));
-        }
+        // The cookie key ring; with key encryption on, grains-only silos need it too: it seals their signing keys.
+        var keyEncryption = KeyEncryptionSettings.Read(configuration);
+        if (role.ServesApi() || keyEncryption is not null)
+            KeyRingProtection.Add(builder.Services, keyEncryption, regions.CreatesKeys);
 
         var observability = ObservabilitySettings.Read(configuration);
         builder.Services.AddSingleton(observability);
@@ -121,6 +119,8 @@ public static class SessionServiceHost
             if (configuration["session:cleanup:retention"] is { Length: > 0 } retention)
                 behaviour.CleanupRetention = GoDuration.Parse(retention, "session:cleanup:retention");
             behaviour.CleanupBatchSize = configuration.GetValue("session:cleanup:batch_size", behaviour.CleanupBatchSize);
+            if (configuration["selfservice:flows:login:lifespan"] is { Length: > 0 } lifespan)
+                behaviour.LoginFlowLifespan = GoDuration.Parse(lifespan, "selfservice:flows:login:lifespan");
         }
         var cleanupInterval = GoDuration.Parse(configuration["session:cleanup:interval"] ?? "1h", "session:cleanup:interval");
         builder.Services.AddHostedService(sp => new SessionCleanupScheduler(sp.GetRequiredService<IGrainFactory>(),
@@ -133,6 +133,18 @@ public static class SessionServiceHost
         builder.UseOrleans(silo =>
         {
             silo.AddSessionGrains(Behaviour);
+            // Login flows and spent TOTP steps outlive their silo on PostgreSQL (migration 0008); SQLite keeps them in memory.
+            if (store.IsPostgres)
+            {
+                silo.AddAdoNetGrainStorage(Login.LoginStorage.Name, o => o.Configure<Orleans.Serialization.Serializer>((options, serializer) =>
+                {
+                    options.Invariant = "Npgsql";
+                    options.ConnectionString = store.ConnectionString;
+                    // Orleans' own binary format: the flow records are [GenerateSerializer] types, versioned by their ids.
+                    options.GrainStorageSerializer = new Orleans.Storage.OrleansGrainStorageSerializer(serializer);
+                    options.DeleteStateOnClear = true;
+                }));
+            }
             if (membership == "postgres")
             {
                 silo.UseAdoNetClustering(o =>
@@ -200,6 +212,7 @@ public static class SessionServiceHost
         // The silos own the schema; an API node only reads the key ring.
         if (store.MigrateOnStart && role.HostsGrains())
             await app.Services.GetRequiredService<ISchemaMigrator>().MigrateAsync();
+        KeyRingProtection.EnsureOpens(app.Services);
         if (role.ServesApi())
             app.MapSessionApi();
         else

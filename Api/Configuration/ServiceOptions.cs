@@ -13,8 +13,8 @@ public sealed class ListenerOptions
     [ConfigurationKeyName("base_url")]
     public string? BaseUrl { get; set; }
 
-    /// <summary>HTTPS on this listener when a certificate is configured.</summary>
-    public ListenerTls Tls { get; set; } = new();
+    /// <summary>HTTPS on this listener when a certificate is configured (<c>serve:*:tls</c>).</summary>
+    public CertificateSource Tls { get; set; } = new();
 
     public string EffectiveBaseUrl => (BaseUrl ?? $"{(Tls.IsEnabled ? "https" : "http")}://{Host}:{Port}/").TrimEnd('/') + "/";
 }

@@ -57,8 +57,9 @@ public interface IIdentityGrain : IGrainWithGuidKey
 
     /// <summary>
     /// Spends a verified TOTP code's time step: true the first time, false for that step or an earlier one again, so
-    /// a code seen over someone's shoulder does not sign in a second time. Remembered by this activation, which stays
-    /// in memory while a code could still be valid.
+    /// a code seen over someone's shoulder does not sign in a second time. Stored before it answers true (on PostgreSQL,
+    /// in the login grain storage, so a silo crash does not forget it); the activation also stays in memory while a code
+    /// could still be valid, which is all the embedded SQLite default keeps.
     /// </summary>
     [Alias("UseTotpStep")]
     Task<bool> UseTotpStepAsync(long step);

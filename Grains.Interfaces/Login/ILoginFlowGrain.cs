@@ -4,8 +4,8 @@ namespace OrleansSessions.Login;
 
 /// <summary>
 /// One login flow (Kratos's <c>loginFlow</c>), held in memory by the silo that activated it and
-/// reachable from every node by its id. Flows are short-lived and never stored: a flow does not
-/// survive a restart (or shutdown) of the silo that holds it; the client starts a new one.
+/// reachable from every node by its id. On PostgreSQL every change is also stored (Orleans' grain storage), so a
+/// flow survives a restart or crash of the silo that held it; on the embedded SQLite default it lives in memory only.
 /// </summary>
 [Alias("os.ILoginFlowGrain")]
 public interface ILoginFlowGrain : IGrainWithGuidKey

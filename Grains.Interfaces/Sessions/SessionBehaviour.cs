@@ -15,6 +15,12 @@ public sealed class SessionBehaviour
     /// <summary><c>session.cleanup.retention</c>: how long an expired session stays listable before cleanup deletes it.</summary>
     public TimeSpan CleanupRetention { get; set; } = TimeSpan.FromDays(30);
 
+    /// <summary>
+    /// <c>selfservice.flows.login.lifespan</c>: a stored login flow untouched for longer than this (and the time an
+    /// expired flow stays known) has expired, and the cleanup deletes it.
+    /// </summary>
+    public TimeSpan LoginFlowLifespan { get; set; } = TimeSpan.FromHours(1);
+
     /// <summary><c>session.cleanup.batch_size</c>: rows per delete statement.</summary>
     public int CleanupBatchSize { get; set; } = 1000;
 }

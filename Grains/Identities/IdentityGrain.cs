@@ -9,7 +9,8 @@ namespace OrleansSessions.Identities;
 /// acknowledged: one call per silo, whatever the number of sessions.
 /// </summary>
 public sealed class IdentityGrain(IIdentityStore identities, ISessionStore sessions, TimeProvider clock,
-    IClusterMembershipService membership, IIdentityStandingsClient standings, Regions.RegionMap regions, Regions.RegionStores stores)
+    IClusterMembershipService membership, IIdentityStandingsClient standings, Regions.RegionMap regions, Regions.RegionStores stores,
+    [Microsoft.Extensions.DependencyInjection.FromKeyedServices(Login.LoginStorage.Name)] Orleans.Storage.IGrainStorage loginStorage)
     : StoreBackedGrain, IIdentityGrain
 {
     private IdentityRecord? _identity;
@@ -168,20 +169,49 @@ public sealed class IdentityGrain(IIdentityStore identities, ISessionStore sessi
         return _credentials;
     }
 
-    /// <summary>The newest TOTP time step spent here (0: none).</summary>
-    private long _lastTotpStep;
+    /// <summary>The newest TOTP time step spent by this identity, read from the login storage by the first use.</summary>
+    private readonly GrainState<SpentTotpStep> _spentTotp = new(new SpentTotpStep());
+
+    private bool _spentTotpRead;
 
     /// <summary>A code is accepted for its own step and the ones either side: about 90 seconds, kept with some margin.</summary>
-    private static readonly TimeSpan TotpCodeLifetime = TimeSpan.FromMinutes(3);
+    public static readonly TimeSpan TotpCodeLifetime = TimeSpan.FromMinutes(3);
 
-    public Task<bool> UseTotpStepAsync(long step)
+    public async Task<bool> UseTotpStepAsync(long step)
     {
-        if (step <= _lastTotpStep)
-            return Task.FromResult(false);
-        _lastTotpStep = step;
-        // Out of memory before the code has expired would forget that it was used.
-        this.DelayDeactivation(TotpCodeLifetime);
-        return Task.FromResult(true);
+        for (var attempt = 1; ; attempt++)
+        {
+            if (!_spentTotpRead)
+            {
+                await loginStorage.ReadStateAsync(Login.LoginStorage.TotpStepState, this.GetGrainId(), _spentTotp);
+                _spentTotpRead = true;
+            }
+            var spent = _spentTotp.State ??= new SpentTotpStep();
+            if (step <= spent.Step)
+                return false;
+            // Stored before the code is accepted (on PostgreSQL): a silo that dies now takes nothing a replay needs.
+            var previous = spent.Step;
+            spent.Step = step;
+            try
+            {
+                await loginStorage.WriteStateAsync(Login.LoginStorage.TotpStepState, this.GetGrainId(), _spentTotp);
+            }
+            catch (Orleans.Storage.InconsistentStateException) when (attempt == 1)
+            {
+                // The row changed under this activation (the cleanup deleted it once its code had expired): read it again.
+                spent.Step = previous;
+                _spentTotpRead = false;
+                continue;
+            }
+            catch
+            {
+                spent.Step = previous;
+                throw;
+            }
+            // With memory-only storage, out of memory before the code has expired would forget that it was used.
+            this.DelayDeactivation(TotpCodeLifetime);
+            return true;
+        }
     }
 
     public async Task<SessionIssueResult> IssueSessionAsync(SessionIssueCommand command)
@@ -355,4 +385,11 @@ internal enum MarkWrite
     None,
     Always,
     IfSessions,
+}
+
+/// <summary>What the identity grain stores of its one-time codes: the newest TOTP time step spent (0: none).</summary>
+[GenerateSerializer, Alias("os.SpentTotpStep")]
+public sealed class SpentTotpStep
+{
+    [Id(0)] public long Step { get; set; }
 }

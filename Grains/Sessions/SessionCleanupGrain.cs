@@ -4,7 +4,7 @@ using OrleansSessions.Storage;
 
 namespace OrleansSessions.Sessions;
 
-/// <summary>The cluster's one cleaner of expired and ended sessions (non-reentrant: runs never overlap).</summary>
+/// <summary>The cluster's one cleaner of expired and ended sessions and stored login flows (non-reentrant: runs never overlap).</summary>
 public sealed class SessionCleanupGrain(ISessionStore store, TimeProvider clock, IOptions<SessionBehaviour> behaviour,
     ILogger<SessionCleanupGrain> log) : Grain, ISessionCleanupGrain
 {
@@ -29,6 +29,22 @@ public sealed class SessionCleanupGrain(ISessionStore store, TimeProvider clock,
             ended += deleted;
         }
         while (deleted == settings.CleanupBatchSize);
+        var flows = 0;
+        var flowCutoff = clock.GetUtcNow() - settings.LoginFlowLifespan - Login.LoginFlowGrain.KeptAfterExpiry;
+        do
+        {
+            // Stored login flows (PostgreSQL) expired long enough ago that no request is answered 410 for them any more.
+            deleted = await store.DeleteGrainStateAsync(Login.LoginStorage.FlowState, flowCutoff, settings.CleanupBatchSize);
+            flows += deleted;
+        }
+        while (deleted == settings.CleanupBatchSize);
+        if (flows > 0)
+            log.LogInformation("Deleted {Count} stored login flows last changed before {Cutoff}", flows, flowCutoff);
+        // Spent TOTP steps matter while their code could be valid; an identity's next code writes its row again.
+        var stepCutoff = clock.GetUtcNow() - Identities.IdentityGrain.TotpCodeLifetime;
+        while (await store.DeleteGrainStateAsync(Login.LoginStorage.TotpStepState, stepCutoff, settings.CleanupBatchSize) == settings.CleanupBatchSize)
+        {
+        }
         if (total > 0)
             log.LogInformation("Deleted {Count} sessions that expired before {Cutoff}", total, cutoff);
         if (ended > 0)

@@ -588,6 +588,20 @@ public abstract class RelationalStore : IIdentityStore, ISessionStore, IKeyRingS
         return await command.ExecuteNonQueryAsync(ct);
     }
 
+    public async Task<int> DeleteGrainStateAsync(string stateName, DateTimeOffset modifiedBefore, int batchSize, CancellationToken ct = default)
+    {
+        await using var connection = await OpenAsync(ct);
+        await using var command = Command(connection,
+            """
+            DELETE FROM orleans_grain_state
+            WHERE (service_id, grain_type, grain_id_n0, grain_id_n1, grain_id_ext) IN (
+                SELECT service_id, grain_type, grain_id_n0, grain_id_n1, grain_id_ext FROM orleans_grain_state
+                WHERE grain_type = @state AND modified_at < @before LIMIT @batch)
+            """,
+            ("@state", stateName), ("@before", UnixMicros.From(modifiedBefore)), ("@batch", batchSize));
+        return await command.ExecuteNonQueryAsync(ct);
+    }
+
     public async Task<bool> RevokeSessionAsync(Guid sessionId, DateTimeOffset at, CancellationToken ct = default)
     {
         await using var connection = await OpenAsync(ct);

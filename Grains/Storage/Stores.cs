@@ -86,6 +86,12 @@ public interface ISessionStore
     /// was deleted, or its mark deleted them), and the tombstones of deleted identities left with none; how many sessions.
     /// </summary>
     Task<int> DeleteEndedSessionsAsync(int batchSize, CancellationToken ct = default);
+
+    /// <summary>
+    /// Deletes up to <paramref name="batchSize"/> rows of grain state named <paramref name="stateName"/> (Orleans' ADO.NET
+    /// grain storage, migration 0008) last written before <paramref name="modifiedBefore"/>; how many.
+    /// </summary>
+    Task<int> DeleteGrainStateAsync(string stateName, DateTimeOffset modifiedBefore, int batchSize, CancellationToken ct = default);
 }
 
 /// <summary>The cookie key ring (ASP.NET Core Data Protection XML elements), shared by every node.</summary>
@@ -106,7 +112,10 @@ public interface ISigningKeyStore
     Task<bool> InsertSigningKeyAsync(StoredSigningKey key, CancellationToken ct = default);
 }
 
-/// <summary>A stored signing key: <see cref="PrivateJwk"/> holds the private part and never leaves the silos.</summary>
+/// <summary>
+/// A stored signing key: <see cref="PrivateJwk"/> holds the private part (a JWK, or sealed with key encryption on:
+/// <c>Tokenizer.IPrivateKeyProtection</c>) and never leaves the silos.
+/// </summary>
 public sealed record StoredSigningKey(string Kid, string Algorithm, string PrivateJwk, DateTimeOffset CreatedAt, DateTimeOffset ActivatesAt);
 
 /// <summary>Whether the store answers at all (readiness).</summary>

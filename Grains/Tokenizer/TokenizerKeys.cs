@@ -1,5 +1,7 @@
 using System.Collections.Immutable;
+using System.Security.Cryptography;
 using System.Text.Json;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using OrleansSessions.Storage;
 
@@ -8,13 +10,17 @@ namespace OrleansSessions.Tokenizer;
 /// <summary>
 /// A silo's copy of the key ring: re-read from the store at most every <see cref="TokenizerSettings.KeyRefresh"/>
 /// (by the silo's clock), and at once after <see cref="Invalidate"/>. When a generated key is missing or due,
-/// it asks the keys grain (the one writer) to create it, then reads again. Private keys stay in the silo.
+/// it asks the keys grain (the one writer) to create it, then reads again. Private keys stay in the silo, and are
+/// stored as <paramref name="protection"/> seals them.
 /// </summary>
-public sealed class TokenizerKeys(ISigningKeyStore store, IGrainFactory grains, TimeProvider clock, IOptions<TokenizerSettings> options) : IDisposable
+public sealed class TokenizerKeys(ISigningKeyStore store, IGrainFactory grains, TimeProvider clock, IOptions<TokenizerSettings> options,
+    IPrivateKeyProtection protection, ILogger<TokenizerKeys> logger) : IDisposable
 {
     private readonly SemaphoreSlim _loading = new(1, 1);
     private readonly ImmutableDictionary<string, ImmutableArray<SigningKey>> _configured = ReadConfiguredKeySets(options.Value);
     private readonly Dictionary<string, SigningKey> _byKid = new(StringComparer.Ordinal);
+    // Stored keys this silo could not unseal, each logged once; tried again at every read.
+    private readonly HashSet<string> _sealedAway = new(StringComparer.Ordinal);
     private (SigningKeyRing Ring, DateTimeOffset ReadAt)? _current;
 
     public TokenizerSettings Settings => options.Value;
@@ -61,13 +67,37 @@ public sealed class TokenizerKeys(ISigningKeyStore store, IGrainFactory grains, 
                 // Parsed once per silo: a stored key never changes.
                 if (!_byKid.TryGetValue(key.Kid, out var parsed))
                 {
-                    using var jwk = JsonDocument.Parse(key.PrivateJwk);
-                    _byKid[key.Kid] = parsed = SigningKey.FromPrivateJwk(jwk.RootElement);
+                    if (Open(key) is not { } opened)
+                        continue;
+                    _byKid[key.Kid] = parsed = opened;
                 }
                 entries.Add(new KeyRingEntry(parsed, key.CreatedAt, key.ActivatesAt));
             }
         }
         return new SigningKeyRing(entries, _configured, Settings);
+    }
+
+    /// <summary>
+    /// The key of a stored row, or null when this silo cannot unseal it: it is then neither published nor used here,
+    /// rather than the whole ring failing for one key (a key sealed under a Data Protection key that has not yet
+    /// replicated to this region, or an old key whose certificate was retired from <c>previous</c>).
+    /// </summary>
+    private SigningKey? Open(StoredSigningKey key)
+    {
+        string jwk;
+        try
+        {
+            jwk = protection.Open(key.PrivateJwk);
+        }
+        catch (CryptographicException e)
+        {
+            if (_sealedAway.Add(key.Kid))
+                logger.LogError(e, "Signing key {Kid} ({Algorithm}) cannot be unsealed on this node; it is left out of the key ring until it can: {Reason}",
+                    key.Kid, key.Algorithm, e.Message);
+            return null;
+        }
+        using var document = JsonDocument.Parse(jwk);
+        return SigningKey.FromPrivateJwk(document.RootElement);
     }
 
     /// <summary>Each template's configured private key set (<c>jwks_url</c>), checked when the configuration was read.</summary>

@@ -10,8 +10,8 @@ namespace OrleansSessions.Tokenizer;
 /// the store again every <see cref="TokenizerSettings.KeyRefresh"/>; keys that are missing or due are created
 /// then, so a JWKS request alone keeps rotation on schedule.
 /// </summary>
-public sealed class TokenizerKeysGrain(ISigningKeyStore store, TokenizerKeys keys, TimeProvider clock, ILogger<TokenizerKeysGrain> logger,
-    Regions.RegionMap regions)
+public sealed class TokenizerKeysGrain(ISigningKeyStore store, IPrivateKeyProtection protection, TokenizerKeys keys, TimeProvider clock,
+    ILogger<TokenizerKeysGrain> logger, Regions.RegionMap regions)
     : Grain, ITokenizerKeysGrain
 {
     private (SigningKeyRing Ring, DateTimeOffset ReadAt)? _ring;
@@ -66,17 +66,21 @@ public sealed class TokenizerKeysGrain(ISigningKeyStore store, TokenizerKeys key
 
     private async Task<KeyRotation> CreateAsync(string algorithm, DateTimeOffset now, DateTimeOffset activatesAt)
     {
-        var rotation = await CreateKeyAsync(store, algorithm, now, activatesAt);
+        var rotation = await CreateKeyAsync(store, protection, algorithm, now, activatesAt);
         logger.LogInformation("New {Algorithm} signing key {Kid} for session tokens: published now, signs from {ActivatesAt:O}",
             algorithm, rotation.Kid, activatesAt);
         return rotation;
     }
 
-    /// <summary>Generates a key and stores it, to sign from <paramref name="activatesAt"/> (also the <c>rotate-keys</c> command).</summary>
-    public static async Task<KeyRotation> CreateKeyAsync(ISigningKeyStore store, string algorithm, DateTimeOffset now, DateTimeOffset activatesAt)
+    /// <summary>
+    /// Generates a key and stores it as <paramref name="protection"/> seals it, to sign from <paramref name="activatesAt"/>
+    /// (also the <c>rotate-keys</c> command).
+    /// </summary>
+    public static async Task<KeyRotation> CreateKeyAsync(ISigningKeyStore store, IPrivateKeyProtection protection, string algorithm,
+        DateTimeOffset now, DateTimeOffset activatesAt)
     {
         using var key = SigningKey.Generate(algorithm);
-        await store.InsertSigningKeyAsync(new StoredSigningKey(key.Kid, algorithm, key.ExportPrivateJwk(), now, activatesAt));
+        await store.InsertSigningKeyAsync(new StoredSigningKey(key.Kid, algorithm, protection.Seal(key.ExportPrivateJwk()), now, activatesAt));
         return new KeyRotation { Kid = key.Kid, Algorithm = algorithm, ActivatesAt = activatesAt };
     }
 }

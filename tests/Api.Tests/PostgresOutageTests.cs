@@ -49,6 +49,7 @@ public sealed class PostgresOutageTests
             var bobs = await node.IssueApiSessionAsync(bob.Id);
             var doomed = await node.IssueApiSessionAsync(bob.Id);
             var login = await node.LoginNativeAsync(alice);
+            var flow = await node.NewNativeFlowAsync();
             var warm = new Dictionary<string, (string Name, string Value)>
             {
                 ["token"] = token.TokenHeader, ["cookie"] = browser.CookieHeader, ["bob"] = bobs.TokenHeader, ["login"] = login.TokenHeader,
@@ -73,7 +74,8 @@ public sealed class PostgresOutageTests
                 "issue a session", postgres);
             AssertStoreUnavailable(await node.SendForAnswerAsync(HttpMethod.Delete, node.Admin($"/admin/sessions/{bobs.SessionId}")),
                 "revoke a session", postgres);
-            var flow = await node.NewNativeFlowAsync(); // login flows live in memory only
+            // Login flows are stored (grain storage on PostgreSQL): none starts, and a started one cannot complete.
+            AssertStoreUnavailable(await node.CreateNativeFlowAsync(), "start a login flow", postgres);
             AssertStoreUnavailable(await node.SubmitAsync(LoginHelpers.FlowId(flow), LoginHelpers.AsJson(LoginHelpers.PasswordBody(alice.Email, alice.Password))),
                 "log in", postgres);
             AssertStoreUnavailable(await node.PostIdentityAsync(IdentityAdmin.Body(IdentityAdmin.NewEmail("outage"))), "create an identity", postgres);
@@ -94,6 +96,8 @@ public sealed class PostgresOutageTests
             Assert.True(revokeAfter.Status == HttpStatusCode.NoContent, $"revoke after the outage: {revokeAfter}");
             warm.Remove("bob");
             var loginAfter = await node.LoginNativeAsync(alice);
+            // The login refused during the outage did not use its flow up.
+            Assert.Equal("choose_method", (await node.GetFlowAsync(LoginHelpers.FlowId(flow))).Json.GetProperty("state").GetString());
             var created = await node.PostIdentityAsync(IdentityAdmin.Body(IdentityAdmin.NewEmail("after-outage")));
             Assert.True(created.Status == HttpStatusCode.Created, $"create an identity after the outage: {created}");
             ready = await node.SendForAnswerAsync(HttpMethod.Get, node.Admin("/health/ready"));

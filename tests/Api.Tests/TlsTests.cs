@@ -13,28 +13,13 @@ public sealed class TlsTests
     [Fact]
     public async Task Both_listeners_serve_https_with_the_configured_certificate()
     {
-        var directory = ServiceNode.NewDataDirectory();
-        Directory.CreateDirectory(directory);
-        using var rsa = RSA.Create(2048);
-        var request = new CertificateRequest("CN=orleans-sessions-test", rsa, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
-        var names = new SubjectAlternativeNameBuilder();
-        names.AddIpAddress(IPAddress.Loopback);
-        request.CertificateExtensions.Add(names.Build());
-        using var certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1));
-        var certPath = Path.Combine(directory, "tls.crt");
-        var keyPath = Path.Combine(directory, "tls.key");
-        await File.WriteAllTextAsync(certPath, certificate.ExportCertificatePem());
-        await File.WriteAllTextAsync(keyPath, rsa.ExportPkcs8PrivateKeyPem());
-        var thumbprint = certificate.GetCertHash(HashAlgorithmName.SHA256);
+        var certificate = await TestCertificate.WriteAsync(ServiceNode.NewDataDirectory());
+        var thumbprint = certificate.Sha256;
 
         await using var node = await ServiceNode.StartAsync(new NodeOptions
         {
             Dev = false,
-            ExtraArgs =
-            [
-                $"--serve:public:tls:cert:path={certPath}", $"--serve:public:tls:key:path={keyPath}",
-                $"--serve:admin:tls:cert:path={certPath}", $"--serve:admin:tls:key:path={keyPath}",
-            ],
+            ExtraArgs = [.. certificate.Args("serve:public:tls"), .. certificate.Args("serve:admin:tls")],
         });
         Assert.Equal("https", node.PublicUrl.Scheme);
         Assert.Equal("https", node.AdminUrl.Scheme);

@@ -215,6 +215,38 @@ public sealed class TokenizerConfigurationTests
         }
     }
 
+    [Fact]
+    public async Task Rotate_keys_with_key_encryption_stores_sealed_keys_that_a_node_with_the_certificate_signs_with()
+    {
+        var dataDirectory = ServiceNode.NewDataDirectory();
+        try
+        {
+            var certificate = await TestCertificate.WriteAsync(dataDirectory, "key-encryption");
+            var settings = RotationSettings(dataDirectory);
+            settings["secrets:key_encryption:certificate:cert:path"] = certificate.CertPath;
+            settings["secrets:key_encryption:certificate:key:path"] = certificate.KeyPath;
+            await new SqliteStore(StoreAt(dataDirectory).SqlitePath).MigrateAsync();
+
+            await KeyRotationCommand.RunAsync(Configuration(settings));
+
+            var created = await new SqliteStore(StoreAt(dataDirectory).SqlitePath).ListSigningKeysAsync();
+            Assert.Equal(["ES256", "EdDSA"], created.Select(k => k.Algorithm).Order(StringComparer.Ordinal));
+            Assert.All(created, k => Assert.False(k.PrivateJwk.StartsWith('{'), $"signing key {k.Kid} is stored as a JWK"));
+            await using var node = await ServiceNode.StartAsync(new NodeOptions
+            {
+                DataDirectory = dataDirectory,
+                ExtraArgs = [.. Args(settings), .. certificate.Args("secrets:key_encryption:certificate")],
+            });
+            var issued = await node.IssueApiSessionAsync();
+            Assert.Equal(created.Single(k => k.Algorithm == "ES256").Kid, await SigningKidAsync(node, issued, "es"));
+            Assert.Equal(created.Single(k => k.Algorithm == "EdDSA").Kid, await SigningKidAsync(node, issued, "ed"));
+        }
+        finally
+        {
+            ServiceNode.DeleteDirectory(dataDirectory);
+        }
+    }
+
     // ---- helpers --------------------------------------------------------------------------------------------
 
     /// <summary>The store and tokenizer settings both the command and the node read.</summary>

@@ -293,10 +293,15 @@ public sealed class TokenizerTests : IAsyncLifetime
         return created.Json.GetProperty("id").GetGuid();
     }
 
-    /// <summary>Verifies the signature, issuer and audience against the JWKS the node serves now (lifetime is checked by the tests, on the fake clock).</summary>
-    private async Task<JsonWebToken> VerifyAsync(string jwt, string audience)
+    private Task<JsonWebToken> VerifyAsync(string jwt, string audience) => VerifyAsync(Node, jwt, audience);
+
+    /// <summary>
+    /// Verifies the signature, issuer and audience against the JWKS <paramref name="node"/> serves now (lifetime is checked by
+    /// the tests, on the fake clock).
+    /// </summary>
+    public static async Task<JsonWebToken> VerifyAsync(ServiceNode node, string jwt, string audience)
     {
-        var jwks = await Node.SendForAnswerAsync(HttpMethod.Get, Node.Public("/.well-known/jwks.json"));
+        var jwks = await node.SendForAnswerAsync(HttpMethod.Get, node.Public("/.well-known/jwks.json"));
         var result = await new JsonWebTokenHandler().ValidateTokenAsync(jwt, new TokenValidationParameters
         {
             IssuerSigningKeys = new JsonWebKeySet(jwks.Body).GetSigningKeys(),

@@ -12,9 +12,18 @@ using static OrleansSessions.Api.Tests.Infrastructure.LoginHelpers;
 namespace OrleansSessions.Api.Tests;
 
 /// <summary>Two real nodes on one PostgreSQL database (<c>orleans:membership=postgres</c>), forming one cluster.</summary>
-public sealed class TwoPostgresNodesFixture : IAsyncLifetime
+public class TwoPostgresNodesFixture : IAsyncLifetime
 {
     private string? _database;
+
+    /// <summary>The database both nodes use (a third node may join it).</summary>
+    public string Database => _database!;
+
+    /// <summary>The cluster both nodes are members of.</summary>
+    public string ClusterId { get; } = $"pg-concurrency-{Guid.NewGuid():N}";
+
+    /// <summary>Arguments both nodes get besides the cluster's.</summary>
+    protected virtual Task<string[]> MoreArgsAsync() => Task.FromResult<string[]>([]);
 
     public ServiceNode A { get; private set; } = null!;
 
@@ -31,15 +40,15 @@ public sealed class TwoPostgresNodesFixture : IAsyncLifetime
         _database = await PostgresServer.CreateDatabaseAsync();
         Store = new PostgresStore(_database);
         await Store.MigrateAsync();
-        var clusterId = $"pg-concurrency-{Guid.NewGuid():N}";
-        NodeOptions Options() => NodeOptions.PostgresCluster(_database, clusterId, Clock);
+        var more = await MoreArgsAsync();
+        NodeOptions Options() => NodeOptions.PostgresCluster(_database, ClusterId, Clock, more);
         A = await ServiceNode.StartAsync(Options());
         B = await ServiceNode.StartAsync(Options());
         await A.WaitForActiveSilosAsync(2);
         await B.WaitForActiveSilosAsync(2);
     }
 
-    public async Task DisposeAsync()
+    public virtual async Task DisposeAsync()
     {
         if (B is not null)
             await B.DisposeAsync();

@@ -69,4 +69,7 @@ public abstract class DelegatingSessionStore : ISessionStore, IIdentityStore
         Inner.DeleteExpiredSessionsAsync(expiredBefore, batchSize, ct);
 
     public virtual Task<int> DeleteEndedSessionsAsync(int batchSize, CancellationToken ct = default) => Inner.DeleteEndedSessionsAsync(batchSize, ct);
+
+    public virtual Task<int> DeleteGrainStateAsync(string stateName, DateTimeOffset modifiedBefore, int batchSize, CancellationToken ct = default) =>
+        Inner.DeleteGrainStateAsync(stateName, modifiedBefore, batchSize, ct);
 }

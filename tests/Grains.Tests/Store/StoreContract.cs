@@ -878,6 +878,27 @@ public abstract class StoreContract<TStore> : IAsyncLifetime
         Assert.Equal([original], await keys.ListSigningKeysAsync());
     }
 
+    /// <summary>
+    /// The cleanup of grain state (stored login flows): rows of the named state last written before the cutoff go, in
+    /// batches; newer rows and rows of another state stay.
+    /// </summary>
+    [Fact]
+    public async Task Grain_state_written_before_the_cutoff_is_deleted_in_batches_and_only_for_its_state()
+    {
+        var cutoff = T0.AddHours(2);
+        string Row(string state, long n0, DateTimeOffset modified) =>
+            $"('svc', '{state}', {n0}, 0, '', 1, NULL, {modified.ToUnixTimeMilliseconds() * 1000})";
+        await ExecuteAsync(Main,
+            "INSERT INTO orleans_grain_state (service_id, grain_type, grain_id_n0, grain_id_n1, grain_id_ext, version, payload, modified_at) VALUES "
+            + string.Join(", ", Row("login-flow", 1, T0), Row("login-flow", 2, T0.AddHours(1)), Row("login-flow", 3, T0.AddHours(1)),
+                Row("login-flow", 4, cutoff), Row("login-flow", 5, cutoff.AddMinutes(1)), Row("other", 6, T0)));
+
+        Assert.Equal(2, await _store.DeleteGrainStateAsync("login-flow", cutoff, batchSize: 2));
+        Assert.Equal(1, await _store.DeleteGrainStateAsync("login-flow", cutoff, batchSize: 2));
+        Assert.Equal(0, await _store.DeleteGrainStateAsync("login-flow", cutoff, batchSize: 2));
+        Assert.Equal(["4", "5", "6"], (await ColumnAsync(Main, "SELECT grain_id_n0 FROM orleans_grain_state ORDER BY grain_id_n0")).ToArray());
+    }
+
     private static IdentityRecord NewIdentity(string? externalId = null) => new()
     {
         Id = Guid.NewGuid(),

@@ -4,14 +4,15 @@ using Microsoft.Extensions.Configuration;
 namespace OrleansSessions.Api.Configuration;
 
 /// <summary>
-/// <c>serve:public:tls</c> / <c>serve:admin:tls</c>: the listener's certificate, from PEM files (Kratos's
-/// <c>tls.cert.path</c> and <c>tls.key.path</c>), a PKCS#12 file, or the machine's certificate store. None set: plain HTTP.
+/// Where a certificate with its private key comes from: PEM files (Kratos's <c>cert.path</c> and <c>key.path</c>), a
+/// PKCS#12 file, or the machine's certificate store. One shape for every setting that needs one (the listeners'
+/// <c>serve:*:tls</c>, the key encryption of <c>secrets:key_encryption</c>), so an operator configures them alike.
 /// </summary>
-public sealed class ListenerTls
+public sealed class CertificateSource
 {
-    public TlsFile Cert { get; set; } = new();
+    public PemFile Cert { get; set; } = new();
 
-    public TlsFile Key { get; set; } = new();
+    public PemFile Key { get; set; } = new();
 
     /// <summary>A PKCS#12 (.pfx) file holding certificate and key, and its password.</summary>
     [ConfigurationKeyName("pfx_path")]
@@ -32,14 +33,17 @@ public sealed class ListenerTls
 
     public bool IsEnabled => Cert.Path is { Length: > 0 } || PfxPath is { Length: > 0 } || StoreSubject is { Length: > 0 };
 
-    /// <summary>Loads the certificate with its private key; a missing file or key stops start-up with the key's name.</summary>
-    public X509Certificate2 Load(string section)
+    /// <summary>
+    /// Loads the certificate with its private key; a missing file or key stops start-up naming <paramref name="key"/>,
+    /// the configuration path of this source (<c>serve:public:tls</c>, say).
+    /// </summary>
+    public X509Certificate2 Load(string key)
     {
         X509Certificate2 certificate;
         if (Cert.Path is { Length: > 0 } certPath)
         {
             if (Key.Path is not { Length: > 0 } keyPath)
-                throw Invalid(section, $"{section}:tls:cert:path needs {section}:tls:key:path.");
+                throw Invalid(key, $"{key}:cert:path needs {key}:key:path.");
             certificate = X509Certificate2.CreateFromPemFile(certPath, keyPath);
         }
         else if (PfxPath is { Length: > 0 } pfx)
@@ -52,30 +56,17 @@ public sealed class ListenerTls
             store.Open(OpenFlags.ReadOnly);
             certificate = store.Certificates.Find(X509FindType.FindBySubjectName, StoreSubject!, validOnly: false)
                 .OfType<X509Certificate2>().Where(c => c.HasPrivateKey).OrderByDescending(c => c.NotAfter).FirstOrDefault()
-                ?? throw Invalid(section, $"No certificate with a private key and subject '{StoreSubject}' in {StoreLocation}/{StoreName} ({section}:tls:store_subject).");
+                ?? throw Invalid(key, $"No certificate with a private key and subject '{StoreSubject}' in {StoreLocation}/{StoreName} ({key}:store_subject).");
         }
         if (!certificate.HasPrivateKey)
-            throw Invalid(section, $"The certificate of {section}:tls has no private key.");
+            throw Invalid(key, $"The certificate of {key} has no private key.");
         return certificate;
     }
 
-    private static OptionsValidationException Invalid(string section, string message) =>
-        new(section + ":tls", typeof(ListenerTls), [message]);
+    public static OptionsValidationException Invalid(string key, string message) => new(key, typeof(CertificateSource), [message]);
 }
 
-/// <summary>The certificates of the two listeners, loaded once at start-up (null: plain HTTP).</summary>
-public sealed record ListenerCertificates(System.Security.Cryptography.X509Certificates.X509Certificate2? Public,
-    System.Security.Cryptography.X509Certificates.X509Certificate2? Admin)
-{
-    public static readonly ListenerCertificates None = new(null, null);
-
-    /// <summary>Loads what <paramref name="serve"/> configures; a missing file or key stops start-up with the key's name.</summary>
-    public static ListenerCertificates Load(ServeOptions serve) => new(
-        serve.Public.Tls.IsEnabled ? serve.Public.Tls.Load("serve:public") : null,
-        serve.Admin.Tls.IsEnabled ? serve.Admin.Tls.Load("serve:admin") : null);
-}
-
-public sealed class TlsFile
+public sealed class PemFile
 {
     public string? Path { get; set; }
 }
