@@ -38,6 +38,7 @@ public static class AdminPaths
     public static string State(Guid id) => $"/admin/ui/identities/{id}/state";
     public static string RevokeAll(Guid id) => $"/admin/ui/identities/{id}/revoke-all";
     public static string Revoke(Guid id, Guid session) => $"/admin/ui/identities/{id}/sessions/{session}/revoke";
+    public const string RevokeEveryone = "/admin/ui/revoke-everyone";
 }
 
 /// <summary>
@@ -63,6 +64,7 @@ public static class AdminPages
         pages.MapPost("/identities/{id}/state", SetStateAsync);
         pages.MapPost("/identities/{id}/revoke-all", RevokeAllAsync);
         pages.MapPost("/identities/{id}/sessions/{session}/revoke", RevokeAsync);
+        pages.MapPost("/revoke-everyone", RevokeEveryoneAsync);
         return pages;
     }
 
@@ -70,7 +72,20 @@ public static class AdminPages
     {
         var query = context.Request.Query["q"].ToString().Trim();
         if (query.Length == 0)
-            return PagePolicy.Render<AdminSearchPage>(new { Stylesheet = AdminPaths.Stylesheet });
+        {
+            // The start page also offers to end every session, and says how the latest such job went.
+            var job = await s.Api.GetAsync(context, "sessions/revoke-everyone");
+            if (!job.Ok && job.Status != StatusCodes.Status404NotFound)
+                return Failed(job);
+            return PagePolicy.Render<AdminSearchPage>(new
+            {
+                Token = s.Antiforgery.GetAndStoreTokens(context),
+                EveryoneStatus = job.Ok && job.Body is { } status ? EveryoneStatus(status) : null,
+                NoticeText = context.Request.Query["notice"].ToString() == "revoking-everyone"
+                    ? "Every session of every identity is being revoked, identity by identity." : null,
+                Stylesheet = AdminPaths.Stylesheet,
+            });
+        }
         if (query.Length > 512)
             return PagePolicy.Render<AdminSearchPage>(new { Query = query[..512], Problem = "That is longer than any identifier.", Stylesheet = AdminPaths.Stylesheet },
                 StatusCodes.Status400BadRequest);
@@ -160,6 +175,31 @@ public static class AdminPages
         // 404: there was no session to revoke, which is what was asked.
         return answer.Ok || answer.Status == StatusCodes.Status404NotFound
             ? new SeeOther($"{AdminPaths.Identity(identityId)}?notice=revoked-all") : Failed(answer, identityId);
+    }
+
+    /// <summary>The latest job of <c>POST /admin/sessions/revoke-everyone</c>, in a sentence.</summary>
+    private static string EveryoneStatus(JsonElement status)
+    {
+        var identities = status.GetProperty("identities").GetInt64();
+        var sessions = status.GetProperty("sessions_revoked").GetInt64();
+        var started = status.GetProperty("started_at").GetDateTimeOffset();
+        return status.GetProperty("state").GetString() == "finished"
+            ? $"The last run, started {started:u}, finished {status.GetProperty("finished_at").GetDateTimeOffset():u}: {identities} identities, {sessions} sessions revoked."
+            : $"Running since {started:u}: {identities} identities so far, {sessions} sessions revoked."
+                + (status.GetProperty("last_error").GetString() is { } error ? $" The last page failed ({error}); it is tried again." : "");
+    }
+
+    /// <summary>Ends every session of every identity, once the form's box says the admin means it.</summary>
+    private static async Task<IResult> RevokeEveryoneAsync(HttpContext context, [AsParameters] AdminPageServices s)
+    {
+        if (!await s.Antiforgery.IsRequestValidAsync(context))
+            return PagePolicy.Render<ErrorPage>(new { Title = "Nothing was changed", Reason = "That form had expired. Open the page again and retry.",
+                Stylesheet = AdminPaths.Stylesheet, Continue = AdminPaths.Search, ContinueText = "Back" }, StatusCodes.Status400BadRequest);
+        if ((await context.Request.ReadFormAsync())["confirm"].ToString() != "yes")
+            return PagePolicy.Render<ErrorPage>(new { Title = "Nothing was changed", Reason = "Tick the box to confirm that every user is to be signed out.",
+                Stylesheet = AdminPaths.Stylesheet, Continue = AdminPaths.Search, ContinueText = "Back" }, StatusCodes.Status400BadRequest);
+        var answer = await s.Api.SendAsync(context, HttpMethod.Post, "sessions/revoke-everyone", null);
+        return answer.Ok ? new SeeOther($"{AdminPaths.Search}?notice=revoking-everyone") : Failed(answer);
     }
 
     private static async Task<IResult> RevokeAsync(string id, string session, HttpContext context, [AsParameters] AdminPageServices s)

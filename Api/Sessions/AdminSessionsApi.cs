@@ -32,8 +32,47 @@ public static class AdminSessionsApi
         admin.MapPatch("/sessions/{id}/extend", ExtendAsync).WithName("extendSession");
         admin.MapGet("/identities/{id}/sessions", ListForIdentityAsync).WithName("listIdentitySessions");
         admin.MapDelete("/identities/{id}/sessions", DeleteForIdentityAsync).WithName("deleteIdentitySessions");
+        // Our addition: every identity's sessions at once (a literal segment, so it wins over /sessions/{id}).
+        admin.MapPost("/sessions/revoke-everyone", RevokeEveryoneAsync);
+        admin.MapGet("/sessions/revoke-everyone", RevokeEveryoneStatusAsync);
         return admin;
     }
+
+    /// <summary>The longest <c>?wait=</c> of the job's status: a long poll, not a job's whole run on one request.</summary>
+    private static readonly TimeSpan MaxStatusWait = TimeSpan.FromSeconds(60);
+
+    /// <summary>Starts ending every session of every identity (or finds the job running): 202 and the job's status.</summary>
+    private static async Task<IResult> RevokeEveryoneAsync(HttpContext context, [AsParameters] AdminSessionServices s)
+    {
+        context.Response.Headers.CacheControl = WhoamiApi.NoStore;
+        var status = await s.Grains.GetGrain<IRevokeEveryoneGrain>(0).StartAsync();
+        return Results.Text(RevokeEveryoneJson(status), "application/json", statusCode: StatusCodes.Status202Accepted);
+    }
+
+    /// <summary>
+    /// The latest job's status (404 when none ran since the activation that runs them started); with
+    /// <c>?wait=30s</c> (a duration, at most a minute), answered once the job has finished or when the wait is over.
+    /// </summary>
+    private static async Task<IResult> RevokeEveryoneStatusAsync(HttpContext context, [AsParameters] AdminSessionServices s)
+    {
+        context.Response.Headers.CacheControl = WhoamiApi.NoStore;
+        var wait = TimeSpan.Zero;
+        if (context.Request.Query["wait"] is { Count: > 0 } given && (!GoDuration.TryParse(given[0], out wait) || wait > MaxStatusWait))
+            return new OryErrorResult(OryError.BadRequest("The wait must be a duration (like 30s) of at most 60s."));
+        var job = s.Grains.GetGrain<IRevokeEveryoneGrain>(0);
+        var status = wait > TimeSpan.Zero ? await job.WaitAsync(wait) : await job.StatusAsync();
+        return status is null ? new OryErrorResult(NotFound) : Results.Text(RevokeEveryoneJson(status), "application/json");
+    }
+
+    private static string RevokeEveryoneJson(RevokeEveryoneStatus status) => new System.Text.Json.Nodes.JsonObject
+    {
+        ["state"] = status.Running ? "running" : "finished",
+        ["started_at"] = Rfc3339.Write(status.StartedAt),
+        ["finished_at"] = status.FinishedAt is { } finished ? Rfc3339.Write(finished) : null,
+        ["identities"] = status.Identities,
+        ["sessions_revoked"] = status.SessionsRevoked,
+        ["last_error"] = status.LastError,
+    }.ToJsonString();
 
     /// <summary>
     /// Every session, newest first, a keyset page at a time: the <c>next</c> link continues after the last

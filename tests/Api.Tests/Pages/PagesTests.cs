@@ -13,7 +13,7 @@ namespace OrleansSessions.Api.Tests.Pages;
 /// </summary>
 public sealed partial class PagesTests(DevNodeFixture fixture) : IClassFixture<DevNodeFixture>
 {
-    private const string Chrome = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
+    private const string Chrome = PageRequests.Chrome;
     private ServiceNode Node => fixture.Node;
 
     [Fact]
@@ -205,25 +205,11 @@ public sealed partial class PagesTests(DevNodeFixture fixture) : IClassFixture<D
         return (await GetAsync(Node.Bound(location), csrf), csrf);
     }
 
-    private Task<Answer> GetAsync(Uri url, string? cookies = null) =>
-        Node.SendAsync(HttpMethod.Get, url, null, Browser(cookies));
+    private Task<Answer> GetAsync(Uri url, string? cookies = null) => Node.GetPageAsync(url, cookies);
 
-    private Task<Answer> PostAsync(Uri url, string? cookies, params (string Name, string Value)[] fields) =>
-        Node.SendAsync(HttpMethod.Post, url, LoginHelpers.Form(fields), Browser(cookies));
+    private Task<Answer> PostAsync(Uri url, string? cookies, params (string Name, string Value)[] fields) => Node.PostFormAsync(url, cookies, fields);
 
-    private static (string, string)[] Browser(string? cookies) =>
-        cookies is null
-            ? [("Accept", "text/html"), ("User-Agent", Chrome)]
-            : [("Accept", "text/html"), ("User-Agent", Chrome), ("Cookie", cookies)];
-
-    /// <summary>The anti-forgery cookie a page set and the token its forms carry.</summary>
-    private static (string Cookie, string Token) FormToken(Answer page)
-    {
-        var cookie = LoginHelpers.CookiePair(Assert.Single(page.SetCookies(), c => c.StartsWith(PageServices.AntiforgeryCookie + "=", StringComparison.Ordinal)));
-        var token = TokenField().Match(page.Body);
-        Assert.True(token.Success, "the page has no form with an anti-forgery token");
-        return (cookie, WebUtility.HtmlDecode(token.Groups[1].Value));
-    }
+    private static (string Cookie, string Token) FormToken(Answer page) => PageRequests.FormToken(page);
 
     [GeneratedRegex("<input id=\"(?<id>[^\"]+)\" name=\"[^\"]+\" type=\"(?!hidden)")]
     private static partial Regex VisibleInput();
@@ -233,9 +219,6 @@ public sealed partial class PagesTests(DevNodeFixture fixture) : IClassFixture<D
 
     [GeneratedRegex("name=\"csrf_token\" value=\"([^\"]+)\"")]
     private static partial Regex CsrfField();
-
-    [GeneratedRegex("name=\"anti_forgery_token\" value=\"([^\"]+)\"")]
-    private static partial Regex TokenField();
 }
 
 /// <summary>The admin page outside dev mode: behind the admin key, given as the password of Basic authentication.</summary>
