@@ -169,10 +169,11 @@ public sealed class IdentityGrain(IIdentityStore identities, ISessionStore sessi
         return _credentials;
     }
 
-    /// <summary>The newest TOTP time step spent by this identity, read from the login storage by the first use.</summary>
-    private readonly GrainState<SpentTotpStep> _spentTotp = new(new SpentTotpStep());
-
-    private bool _spentTotpRead;
+    /// <summary>
+    /// The newest TOTP time step spent by this identity, read from the login storage by the first use; null until
+    /// then, so that the many identities held for their sessions alone carry nothing for it.
+    /// </summary>
+    private GrainState<SpentTotpStep>? _spentTotp;
 
     /// <summary>A code is accepted for its own step and the ones either side: about 90 seconds, kept with some margin.</summary>
     public static readonly TimeSpan TotpCodeLifetime = TimeSpan.FromMinutes(3);
@@ -181,10 +182,11 @@ public sealed class IdentityGrain(IIdentityStore identities, ISessionStore sessi
     {
         for (var attempt = 1; ; attempt++)
         {
-            if (!_spentTotpRead)
+            if (_spentTotp is null)
             {
-                await loginStorage.ReadStateAsync(Login.LoginStorage.TotpStepState, this.GetGrainId(), _spentTotp);
-                _spentTotpRead = true;
+                var read = new GrainState<SpentTotpStep>(new SpentTotpStep());
+                await loginStorage.ReadStateAsync(Login.LoginStorage.TotpStepState, this.GetGrainId(), read);
+                _spentTotp = read;
             }
             var spent = _spentTotp.State ??= new SpentTotpStep();
             if (step <= spent.Step)
@@ -200,7 +202,7 @@ public sealed class IdentityGrain(IIdentityStore identities, ISessionStore sessi
             {
                 // The row changed under this activation (the cleanup deleted it once its code had expired): read it again.
                 spent.Step = previous;
-                _spentTotpRead = false;
+                _spentTotp = null;
                 continue;
             }
             catch
