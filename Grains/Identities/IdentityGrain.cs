@@ -173,42 +173,28 @@ public sealed class IdentityGrain(IIdentityStore identities, ISessionStore sessi
     /// The newest TOTP time step spent by this identity, read from the login storage by the first use; null until
     /// then, so that the many identities held for their sessions alone carry nothing for it.
     /// </summary>
-    private GrainState<SpentTotpStep>? _spentTotp;
+    private StoredGrainState<SpentTotpStep>? _spentTotp;
 
     /// <summary>A code is accepted for its own step and the ones either side: about 90 seconds, kept with some margin.</summary>
     public static readonly TimeSpan TotpCodeLifetime = TimeSpan.FromMinutes(3);
 
     public async Task<bool> UseTotpStepAsync(long step)
     {
+        _spentTotp ??= new StoredGrainState<SpentTotpStep>(loginStorage, Login.LoginStorage.TotpStepState, this.GetGrainId());
         for (var attempt = 1; ; attempt++)
         {
-            if (_spentTotp is null)
-            {
-                var read = new GrainState<SpentTotpStep>(new SpentTotpStep());
-                await loginStorage.ReadStateAsync(Login.LoginStorage.TotpStepState, this.GetGrainId(), read);
-                _spentTotp = read;
-            }
-            var spent = _spentTotp.State ??= new SpentTotpStep();
-            if (step <= spent.Step)
+            if (step <= (await _spentTotp.ReadAsync()).Step)
                 return false;
-            // Stored before the code is accepted (on PostgreSQL): a silo that dies now takes nothing a replay needs.
-            var previous = spent.Step;
-            spent.Step = step;
             try
             {
-                await loginStorage.WriteStateAsync(Login.LoginStorage.TotpStepState, this.GetGrainId(), _spentTotp);
+                // Stored before the code is accepted (on PostgreSQL): a silo that dies now takes nothing a replay needs.
+                await _spentTotp.WriteAsync(new SpentTotpStep { Step = step });
             }
             catch (Orleans.Storage.InconsistentStateException) when (attempt == 1)
             {
                 // The row changed under this activation (the cleanup deleted it once its code had expired): read it again.
-                spent.Step = previous;
-                _spentTotp = null;
+                _spentTotp.Forget();
                 continue;
-            }
-            catch
-            {
-                spent.Step = previous;
-                throw;
             }
             // With memory-only storage, out of memory before the code has expired would forget that it was used.
             this.DelayDeactivation(TotpCodeLifetime);
@@ -393,5 +379,5 @@ internal enum MarkWrite
 [GenerateSerializer, Alias("os.SpentTotpStep")]
 public sealed class SpentTotpStep
 {
-    [Id(0)] public long Step { get; set; }
+    [Id(0)] public long Step { get; init; }
 }

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.Storage;
+using OrleansSessions.Storage;
 
 namespace OrleansSessions.Login;
 
@@ -8,9 +9,8 @@ namespace OrleansSessions.Login;
 /// PostgreSQL, Orleans' ADO.NET storage (so a flow started before its silo restarts or dies can be submitted after,
 /// on whichever silo takes it up), on the embedded SQLite default a storage that keeps nothing
 /// (<see cref="MemoryOnlyGrainStorage"/>: the flow lives as long as its silo). Every change is stored before it is
-/// answered; a change the storage refused is undone in memory too, so memory never holds what the storage does not.
-/// The state is read by the first call, not at activation (as <c>[PersistentState]</c> would): a store that cannot be
-/// reached then fails that call, which the store filter turns into the API's 503, rather than the activation.
+/// answered, through <see cref="StoredGrainState{TState}"/> (read by the first call rather than at activation, as
+/// <c>[PersistentState]</c> would, and a refused change undone in memory too).
 /// </summary>
 public sealed class LoginFlowGrain(TimeProvider clock, [FromKeyedServices(LoginStorage.Name)] IGrainStorage storage)
     : Grain, ILoginFlowGrain
@@ -18,25 +18,20 @@ public sealed class LoginFlowGrain(TimeProvider clock, [FromKeyedServices(LoginS
     /// <summary>How long an expired flow stays known (answering 410 rather than 404) before it may leave memory.</summary>
     public static readonly TimeSpan KeptAfterExpiry = TimeSpan.FromMinutes(10);
 
-    private readonly GrainState<StoredLoginFlow> _stored = new(new StoredLoginFlow());
-
-    private bool _read;
-
-    /// <summary>The state as held (a storage that found no row may leave it empty).</summary>
-    private StoredLoginFlow Stored => _stored.State ??= new StoredLoginFlow();
+    private StoredGrainState<StoredLoginFlow>? _stored;
 
     /// <summary>The flow, read from the storage by the activation's first call.</summary>
     private async ValueTask<LoginFlowRecord?> FlowAsync()
     {
-        if (!_read)
+        if (_stored is null)
         {
-            await storage.ReadStateAsync(LoginStorage.FlowState, this.GetGrainId(), _stored);
-            _read = true;
+            var stored = new StoredGrainState<StoredLoginFlow>(storage, LoginStorage.FlowState, this.GetGrainId());
             // Taken up again from the storage (after a restart, or on another silo): kept for the rest of its life.
-            if (Stored.Flow is { } flow)
+            if ((await stored.ReadAsync()).Flow is { } flow)
                 KeepUntilExpired(flow);
+            _stored = stored;
         }
-        return Stored.Flow;
+        return (await _stored.ReadAsync()).Flow;
     }
 
     public async Task StartAsync(LoginFlowRecord flow)
@@ -63,14 +58,15 @@ public sealed class LoginFlowGrain(TimeProvider clock, [FromKeyedServices(LoginS
             this.DeactivateOnIdle();
             return null;
         }
-        await SaveAsync(flow with
+        var failed = flow with
         {
             Active = failure.Method ?? flow.Active,
             Identifier = failure.Identifier,
             Messages = failure.Messages,
             UpdatedAt = failure.At,
-        });
-        return Stored.Flow;
+        };
+        await SaveAsync(failed);
+        return failed;
     }
 
     public async Task<bool> CompleteAsync(string method, DateTimeOffset at)
@@ -88,20 +84,8 @@ public sealed class LoginFlowGrain(TimeProvider clock, [FromKeyedServices(LoginS
             await SaveAsync(flow with { State = LoginFlowRecord.StateChooseMethod });
     }
 
-    private async Task SaveAsync(LoginFlowRecord next)
-    {
-        var previous = Stored.Flow;
-        Stored.Flow = next;
-        try
-        {
-            await storage.WriteStateAsync(LoginStorage.FlowState, this.GetGrainId(), _stored);
-        }
-        catch
-        {
-            Stored.Flow = previous;
-            throw;
-        }
-    }
+    /// <summary>Stores the flow's next state before it is answered (read by <see cref="FlowAsync"/> first).</summary>
+    private Task SaveAsync(LoginFlowRecord next) => _stored!.WriteAsync(new StoredLoginFlow { Flow = next });
 
     private void KeepUntilExpired(LoginFlowRecord flow)
     {
@@ -115,5 +99,5 @@ public sealed class LoginFlowGrain(TimeProvider clock, [FromKeyedServices(LoginS
 [GenerateSerializer, Alias("os.StoredLoginFlow")]
 public sealed class StoredLoginFlow
 {
-    [Id(0)] public LoginFlowRecord? Flow { get; set; }
+    [Id(0)] public LoginFlowRecord? Flow { get; init; }
 }

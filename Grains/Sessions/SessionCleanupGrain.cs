@@ -11,45 +11,37 @@ public sealed class SessionCleanupGrain(ISessionStore store, TimeProvider clock,
     public async Task<int> RunAsync()
     {
         var settings = behaviour.Value;
-        var cutoff = clock.GetUtcNow() - settings.CleanupRetention;
-        var total = 0;
-        int deleted;
-        do
+        var now = clock.GetUtcNow();
+        // Small batches keep each write transaction short, so logins and revocations are not held up.
+        async Task<int> InBatches(Func<int, Task<int>> delete)
         {
-            // Small batches keep each write transaction short, so logins and revocations are not held up.
-            deleted = await store.DeleteExpiredSessionsAsync(cutoff, settings.CleanupBatchSize);
-            total += deleted;
+            var total = 0;
+            int deleted;
+            do
+            {
+                deleted = await delete(settings.CleanupBatchSize);
+                total += deleted;
+            }
+            while (deleted == settings.CleanupBatchSize);
+            return total;
         }
-        while (deleted == settings.CleanupBatchSize);
-        var ended = 0;
-        do
-        {
-            // Rows no read sees any more: sessions of deleted identities and those a delete-all mark took out.
-            deleted = await store.DeleteEndedSessionsAsync(settings.CleanupBatchSize);
-            ended += deleted;
-        }
-        while (deleted == settings.CleanupBatchSize);
-        var flows = 0;
-        var flowCutoff = clock.GetUtcNow() - settings.LoginFlowLifespan - Login.LoginFlowGrain.KeptAfterExpiry;
-        do
-        {
-            // Stored login flows (PostgreSQL) expired long enough ago that no request is answered 410 for them any more.
-            deleted = await store.DeleteGrainStateAsync(Login.LoginStorage.FlowState, flowCutoff, settings.CleanupBatchSize);
-            flows += deleted;
-        }
-        while (deleted == settings.CleanupBatchSize);
-        if (flows > 0)
-            log.LogInformation("Deleted {Count} stored login flows last changed before {Cutoff}", flows, flowCutoff);
+
+        var cutoff = now - settings.CleanupRetention;
+        var expired = await InBatches(batch => store.DeleteExpiredSessionsAsync(cutoff, batch));
+        // Rows no read sees any more: sessions of deleted identities and those a delete-all mark took out.
+        var ended = await InBatches(batch => store.DeleteEndedSessionsAsync(batch));
+        // Stored login flows (PostgreSQL) expired long enough ago that no request is answered 410 for them any more.
+        var flowCutoff = now - settings.LoginFlowLifespan - Login.LoginFlowGrain.KeptAfterExpiry;
+        var flows = await InBatches(batch => store.DeleteGrainStateAsync(Login.LoginStorage.FlowState, flowCutoff, batch));
         // Spent TOTP steps matter while their code could be valid; an identity's next code writes its row again.
-        var stepCutoff = clock.GetUtcNow() - Identities.IdentityGrain.TotpCodeLifetime;
-        while (await store.DeleteGrainStateAsync(Login.LoginStorage.TotpStepState, stepCutoff, settings.CleanupBatchSize) == settings.CleanupBatchSize)
-        {
-        }
-        if (total > 0)
-            log.LogInformation("Deleted {Count} sessions that expired before {Cutoff}", total, cutoff);
+        await InBatches(batch => store.DeleteGrainStateAsync(Login.LoginStorage.TotpStepState, now - Identities.IdentityGrain.TotpCodeLifetime, batch));
+        if (expired > 0)
+            log.LogInformation("Deleted {Count} sessions that expired before {Cutoff}", expired, cutoff);
         if (ended > 0)
             log.LogInformation("Deleted {Count} sessions of deleted identities or deleted all at once", ended);
-        return total + ended;
+        if (flows > 0)
+            log.LogInformation("Deleted {Count} stored login flows last changed before {Cutoff}", flows, flowCutoff);
+        return expired + ended;
     }
 }
 
